@@ -1,0 +1,89 @@
+//! Security-relevant events, emitted as `tracing` events with stable names.
+//!
+//! Every event has `target: "airlock::audit"` and an `action` field using the OWASP logging
+//! vocabulary where one exists. Attacker-controlled text only ever goes into named fields, and
+//! escaped ([`escape_untrusted`]), never into the message template: a client name with CR/LF
+//! cannot forge a log line even with a plain-text formatter.
+
+use crate::error::Error;
+use crate::store::Stored;
+
+/// The `tracing` target of every audit event.
+pub const AUDIT_TARGET: &str = "airlock::audit";
+
+/// Longest escaped untrusted field kept in an event; longer ones are cut and marked.
+const MAX_FIELD_CHARS: usize = 256;
+
+/// Escapes untrusted text for a log field: control, bidi and other non-printable characters
+/// become `\u{..}` escapes, and anything beyond 256 characters is cut and marked with `…[cut]`.
+///
+/// ```
+/// let line = airlock::events::escape_untrusted("a.txt\r\n127.0.0.1 - admin [login ok]");
+/// assert!(!line.contains('\n') && !line.contains('\r'));
+/// ```
+pub fn escape_untrusted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len().min(MAX_FIELD_CHARS) + 8);
+    for (i, c) in text.chars().enumerate() {
+        if i == MAX_FIELD_CHARS {
+            out.push_str("…[cut]");
+            break;
+        }
+        // escape_debug escapes controls, bidi overrides, zero-width and other invisible
+        // characters, and quotes/backslashes.
+        out.extend(c.escape_debug());
+    }
+    out
+}
+
+pub(crate) fn upload_stored(stored: &Stored) {
+    tracing::info!(
+        target: AUDIT_TARGET,
+        action = "upload_stored",
+        outcome = "success",
+        name = %escape_untrusted(stored.name().as_str()),
+        size = stored.size(),
+        sha256 = %stored.sha256_hex(),
+        "upload stored"
+    );
+}
+
+pub(crate) fn upload_refused(client_name: &str, error: &Error) {
+    let rule = error.name_rule().map(|r| r.code()).unwrap_or("");
+    tracing::warn!(
+        target: AUDIT_TARGET,
+        action = "upload_refused",
+        outcome = "failure",
+        reason = error.code().as_str(),
+        rule,
+        client_name = %escape_untrusted(client_name),
+        "upload refused"
+    );
+}
+
+pub(crate) fn escape_attempt(name: &str, op: &'static str) {
+    tracing::warn!(
+        target: AUDIT_TARGET,
+        action = "path_escape_attempt",
+        outcome = "failure",
+        reason = "symlink",
+        op,
+        name = %escape_untrusted(name),
+        "refused to follow a symbolic link in the store"
+    );
+}
+
+pub(crate) fn model_loading(model: &str) {
+    tracing::info!(target: AUDIT_TARGET, action = "model_load_started", outcome = "pending",
+        model = %escape_untrusted(model), "model loading");
+}
+
+pub(crate) fn model_ready(model: &str, load_ms: u128) {
+    tracing::info!(target: AUDIT_TARGET, action = "model_ready", outcome = "success",
+        model = %escape_untrusted(model), load_ms = load_ms as u64, "model ready");
+}
+
+pub(crate) fn model_failed(model: &str, error: &Error, attempts: u32) {
+    tracing::error!(target: AUDIT_TARGET, action = "model_load_failed", outcome = "failure",
+        reason = error.code().as_str(), detail = %escape_untrusted(&error.to_string()),
+        model = %escape_untrusted(model), attempts, "model failed to load");
+}

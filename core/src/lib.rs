@@ -1,0 +1,36 @@
+//! # Airlock
+//!
+//! The risky parts of a file-upload backend, done once:
+//!
+//! * [`SafeName`] — untrusted client file names become safe stored names ([`SafeName::sanitize`]),
+//!   and lookups accept only names that are already safe ([`SafeName::parse`]).
+//! * [`UploadStore`] — a directory opened as a capability: traversal is impossible by
+//!   construction, uploads stream into a staged file and appear only when committed (atomic,
+//!   never overwriting), and every failure path leaves nothing behind.
+//!
+//! Every error is an [`Error`] with a stable [`ErrorCode`], shared by the Rust, Python and Node
+//! APIs.
+//!
+//! ```
+//! # let dir = tempfile::tempdir()?;
+//! use airlock::{StoreOptions, UploadStore};
+//! let store = UploadStore::open_ambient(dir.path(),
+//!     StoreOptions::new().allow_extensions(["txt"]))?;
+//! let stored = store.save("../../secret/notes.txt", &b"hello"[..])?;
+//! assert_eq!(stored.name().as_str(), "secret_notes.txt");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod error;
+pub mod events;
+mod name;
+mod store;
+
+pub use error::{Error, ErrorCode, LoadFailure, Result};
+pub use name::{NameRule, SafeName, MAX_CLIENT_NAME_BYTES, MAX_NAME_BYTES};
+pub use store::{
+    CommitError, ConflictPolicy, Durability, StoreOptions, Stored, StoredFile, Upload, UploadStore,
+    DEFAULT_MAX_SIZE,
+};
