@@ -8,6 +8,11 @@
 //!   construction, uploads stream into a staged file and appear only when committed (atomic,
 //!   never overwriting), and every failure path leaves nothing behind.
 //!
+//! * [`Model`] (feature `model`, on by default) — a lazily initialised, thread-safe ONNX model
+//!   handle over tract: loads exactly once however many threads ask, reports its state without
+//!   blocking, fails with a clear error and can retry, runs inference from many threads at once;
+//!   [`ImagePreprocess`] turns an uploaded PNG/JPEG into its input within decode limits.
+//!
 //! Every error is an [`Error`] with a stable [`ErrorCode`], shared by the Rust, Python and Node
 //! APIs.
 //!
@@ -25,6 +30,8 @@
 
 mod error;
 pub mod events;
+#[cfg(feature = "model")]
+mod model;
 mod name;
 mod store;
 
@@ -33,4 +40,9 @@ pub use name::{NameRule, SafeName, MAX_CLIENT_NAME_BYTES, MAX_NAME_BYTES};
 pub use store::{
     CommitError, ConflictPolicy, Durability, StoreOptions, Stored, StoredFile, Upload, UploadStore,
     DEFAULT_MAX_SIZE,
+};
+#[cfg(feature = "model")]
+pub use model::{
+    ChannelOrder, Classification, DecodeLimits, ImagePreprocess, Layout, Model, ModelOptions,
+    ModelState, OutputTensor, ReadyModel,
 };

@@ -184,6 +184,19 @@ impl UploadStore {
         &self.inner.dir
     }
 
+    /// Flushes the directory itself, so a published name survives a power cut. cap-std holds
+    /// directories as `O_PATH` descriptors, which cannot be fsynced: open `.` for reading.
+    pub(crate) fn sync_dir(&self) -> Result<()> {
+        let fd = rustix::fs::openat(
+            self.dir(),
+            ".",
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )
+        .map_err(|e| Error::io("open store directory", e))?;
+        rustix::fs::fsync(&fd).map_err(|e| Error::io("fsync store directory", e))
+    }
+
     /// Sanitizes a client name and applies the extension allowlist to the final name.
     pub(crate) fn accept_name(&self, client_name: &str) -> Result<SafeName> {
         let result = SafeName::sanitize(client_name).and_then(|name| {

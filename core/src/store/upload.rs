@@ -251,7 +251,7 @@ impl Upload {
         self.staged_name.clear();
         self.file = None;
         if options.durability == Durability::Fsync {
-            rustix::fs::fsync(self.store.dir()).map_err(|e| Error::io("fsync store directory", e))?;
+            self.store.sync_dir()?;
         }
         let digest: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let stored = Stored { name: published, size: self.size, sha256: digest };
