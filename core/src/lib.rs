@@ -46,3 +46,8 @@ pub use model::{
     ChannelOrder, Classification, DecodeLimits, ImagePreprocess, Layout, Model, ModelOptions,
     ModelState, OutputTensor, ReadyModel,
 };
+
+/// The README's Rust snippets, compiled and run as doctests so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
