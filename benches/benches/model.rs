@@ -54,6 +54,24 @@ fn main() {
             || drop(black_box(digits.ready().unwrap())),
             || drop(black_box(rwlock_baseline.read().unwrap().clone())),
         );
+        // Contended: two threads (this machine's cores) asking at once, 20 000 times each.
+        let contended = |f: &(dyn Fn() + Sync)| {
+            std::thread::scope(|s| {
+                for _ in 0..2 {
+                    s.spawn(|| {
+                        for _ in 0..20_000 {
+                            f();
+                        }
+                    });
+                }
+            })
+        };
+        ratio(
+            "hot path, 2 threads contending (Model::ready vs Mutex<Option<Arc>>), per 40 000 calls",
+            Duration::from_secs(3),
+            || contended(&|| drop(black_box(digits.ready().unwrap()))),
+            || contended(&|| drop(black_box(mutex_baseline.lock().unwrap().clone()))),
+        );
         absolute("digits MLP inference, one sample", Duration::from_secs(2), || {
             black_box(digits.run(&digit).unwrap());
         });

@@ -72,18 +72,26 @@ pub(crate) fn escape_attempt(name: &str, op: &'static str) {
     );
 }
 
+#[cfg(feature = "model")]
 pub(crate) fn model_loading(model: &str) {
     tracing::info!(target: AUDIT_TARGET, action = "model_load_started", outcome = "pending",
         model = %escape_untrusted(model), "model loading");
 }
 
+#[cfg(feature = "model")]
 pub(crate) fn model_ready(model: &str, load_ms: u128) {
     tracing::info!(target: AUDIT_TARGET, action = "model_ready", outcome = "success",
         model = %escape_untrusted(model), load_ms = load_ms as u64, "model ready");
 }
 
+#[cfg(feature = "model")]
 pub(crate) fn model_failed(model: &str, error: &Error, attempts: u32) {
     tracing::error!(target: AUDIT_TARGET, action = "model_load_failed", outcome = "failure",
         reason = error.code().as_str(), detail = %escape_untrusted(&error.to_string()),
         model = %escape_untrusted(model), attempts, "model failed to load");
+}
+
+pub(crate) fn cors_refused(origin: &str, reason: &'static str) {
+    tracing::warn!(target: AUDIT_TARGET, action = "malicious_cors", outcome = "failure",
+        reason, origin = %escape_untrusted(origin), "cross-origin request refused");
 }

@@ -28,6 +28,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod cors;
 mod error;
 pub mod events;
 #[cfg(feature = "model")]
@@ -35,6 +36,10 @@ mod model;
 mod name;
 mod store;
 
+pub use cors::{
+    CorsDecision, CorsPolicy, CorsPolicyBuilder, CorsReason, CorsRequest, DEFAULT_MAX_AGE,
+    MAX_ORIGIN_LEN,
+};
 pub use error::{Error, ErrorCode, LoadFailure, Result};
 pub use name::{NameRule, SafeName, MAX_CLIENT_NAME_BYTES, MAX_NAME_BYTES};
 pub use store::{

@@ -344,11 +344,14 @@ fn char_rule(c: char) -> Option<NameRule> {
 
 fn is_device_stem(name: &str) -> bool {
     let stem = name.split('.').next().unwrap_or("").trim_matches(' ');
-    // Every device name is 3 to 7 bytes long (COM¹ is 5 bytes); skip the work for anything else.
-    if !(3..=7).contains(&stem.len()) {
+    // Every device name is 3 to 7 bytes long (COM¹ is 5); a stem that upper-cases to one is at
+    // most twice that (ı, U+0131, is 2 bytes and upper-cases to ASCII I). Skip the rest cheaply.
+    if !(3..=14).contains(&stem.len()) {
         return false;
     }
-    let upper = stem.to_ascii_uppercase();
+    // Full Unicode upper-casing, not ASCII: `conın$` (dotless i) upper-cases to CONIN$, and a
+    // case-insensitive comparison elsewhere may fold it the same way.
+    let upper = if stem.is_ascii() { stem.to_ascii_uppercase() } else { stem.to_uppercase() };
     let u = upper.as_bytes();
     match u {
         b"CON" | b"PRN" | b"AUX" | b"NUL" | b"CONIN$" | b"CONOUT$" => true,
@@ -549,6 +552,7 @@ mod tests {
         assert_eq!(s("con .txt"), "_con .txt");
         assert_eq!(s("COM¹.txt"), "_COM¹.txt");
         assert_eq!(s("COM10.txt"), "COM10.txt");
+        assert_eq!(s("con\u{131}n$.txt"), "_con\u{131}n$.txt");
         assert_eq!(s("trailing.dot."), "trailing.dot");
         assert_eq!(s("a.ph\u{200b}p"), "a.ph_p");
         assert_eq!(s("shell.php\0.jpg"), "shell.php_.jpg");

@@ -479,3 +479,45 @@ fn child_no_renameat2() {
     assert_eq!(entries.len(), 4 + 8, "{entries:?}"); // a, a (1), link, link (1), 8 x same
     println!("CHILD-PASSED no_renameat2");
 }
+
+// ---------------------------------------------------------------------------------------------
+// fsync of the directory fails after the upload was published: the commit fails, the name is
+// taken back (nothing visible), and the handed-back upload commits once fsync works again.
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn directory_fsync_failure_unpublishes_and_the_upload_can_be_retried() {
+    let tmp = tempfile::tempdir().unwrap();
+    if let Err(why) = strace_works() {
+        panic!("this test injects EIO into fsync with strace: {why}");
+    }
+    // Per thread: the first fsync is the file's, the second the directory's.
+    let wrapper = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=2"];
+    let out = child_command(&wrapper, "child_dir_fsync", "dir_fsync", tmp.path()).output().unwrap();
+    assert_child_passed("dir_fsync", &out);
+}
+
+#[test]
+#[ignore = "child process of directory_fsync_failure_unpublishes_and_the_upload_can_be_retried"]
+fn child_dir_fsync() {
+    use airlock::Durability;
+    let Some(dir) = child_role("dir_fsync") else { return };
+    std::fs::create_dir_all(&dir).unwrap();
+    let store =
+        UploadStore::open_ambient(&dir, StoreOptions::new().durability(Durability::Fsync)).unwrap();
+    let mut upload = store.begin("report.txt").unwrap();
+    upload.write_chunk(b"durable or nothing").unwrap();
+    let failed = upload.commit().unwrap_err();
+    assert_eq!(io_errno(failed.error()), Some(Errno::IO), "{}", failed.error());
+    // Not visible under its name, and still staged (one hidden entry).
+    assert!(store.list().unwrap().is_empty());
+    let entries = common::dir_entries(&dir);
+    assert_eq!(entries.len(), 1, "{entries:?}");
+    assert!(entries[0].starts_with(STAGED_PREFIX), "{entries:?}");
+    // Third and later fsyncs succeed: the retry publishes the same bytes.
+    let stored = failed.into_upload().commit().unwrap();
+    assert_eq!(stored.name().as_str(), "report.txt");
+    assert_eq!(std::fs::read(dir.join("report.txt")).unwrap(), b"durable or nothing");
+    assert_eq!(common::dir_entries(&dir), vec!["report.txt".to_owned()]);
+    println!("CHILD-PASSED dir_fsync");
+}

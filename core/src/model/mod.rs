@@ -229,10 +229,17 @@ impl Classification {
     }
 }
 
-/// A ready model: cheap to clone, usable from many threads, unaffected by a later reload.
+/// A ready model: cheap to clone (one reference count), usable from many threads, unaffected
+/// by a later reload.
 #[derive(Clone)]
 pub struct ReadyModel {
-    plan: Arc<LoadedPlan>,
+    inner: Arc<Loaded>,
+}
+
+/// Everything a run needs, built once per load so that handing out a [`ReadyModel`] is one
+/// atomic load and one reference count, with no lock.
+struct Loaded {
+    plan: LoadedPlan,
     options: Arc<ModelOptions>,
     labels: Option<Arc<[String]>>,
 }
@@ -240,8 +247,8 @@ pub struct ReadyModel {
 impl fmt::Debug for ReadyModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ReadyModel")
-            .field("input_shape", &self.plan.input_shape())
-            .field("sha256", &plan::hex(&self.plan.sha256))
+            .field("input_shape", &self.inner.plan.input_shape())
+            .field("sha256", &plan::hex(&self.inner.plan.sha256))
             .finish()
     }
 }
@@ -249,7 +256,7 @@ impl fmt::Debug for ReadyModel {
 impl ReadyModel {
     /// Runs the model on `input` (row-major, in the input shape).
     pub fn run(&self, input: &[f32]) -> Result<Vec<OutputTensor>> {
-        self.plan.run(input)
+        self.inner.plan.run(input)
     }
 
     /// Runs the model and returns the first output as class scores.
@@ -257,12 +264,12 @@ impl ReadyModel {
         let first = self.run(input)?.into_iter().next().ok_or_else(|| Error::ModelInvalid {
             reason: "model has no outputs".into(),
         })?;
-        Ok(Classification { scores: first.data, labels: self.labels.clone() })
+        Ok(Classification { scores: first.data, labels: self.inner.labels.clone() })
     }
 
     /// Decodes `image` (PNG or JPEG) with the configured [`ImagePreprocess`] and classifies it.
     pub fn classify_image(&self, image: &[u8]) -> Result<Classification> {
-        let preprocess = self.options.preprocess.as_ref().ok_or_else(|| Error::InvalidConfig {
+        let preprocess = self.inner.options.preprocess.as_ref().ok_or_else(|| Error::InvalidConfig {
             reason: "the model has no image preprocessing configured".into(),
         })?;
         self.classify(&preprocess.tensor(image)?)
@@ -270,7 +277,7 @@ impl ReadyModel {
 
     /// The SHA-256 of the loaded file, hex.
     pub fn sha256_hex(&self) -> String {
-        plan::hex(&self.plan.sha256)
+        plan::hex(&self.inner.plan.sha256)
     }
 }
 
@@ -297,7 +304,7 @@ struct Inner {
     options: Arc<ModelOptions>,
     labels: Option<Arc<[String]>>,
     /// The hot path: one atomic load once ready.
-    ready: ArcSwapOption<LoadedPlan>,
+    ready: ArcSwapOption<Loaded>,
     /// What [`Model::status`] returns, without touching the load lock.
     state: ArcSwap<ModelState>,
     slot: Mutex<LoadSlot>,
@@ -477,8 +484,8 @@ impl Model {
         self.inner.slot.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    fn ready_model(&self, plan: Arc<LoadedPlan>) -> ReadyModel {
-        ReadyModel { plan, options: self.inner.options.clone(), labels: self.inner.labels.clone() }
+    fn ready_model(&self, loaded: Arc<Loaded>) -> ReadyModel {
+        ReadyModel { inner: loaded }
     }
 
     fn failed(&self, slot: &LoadSlot) -> Error {
@@ -606,7 +613,11 @@ impl Model {
         slot.attempts_ended += 1;
         let outcome = match result {
             Ok(plan) => {
-                let plan = Arc::new(plan);
+                let plan = Arc::new(Loaded {
+                    plan,
+                    options: self.inner.options.clone(),
+                    labels: self.inner.labels.clone(),
+                });
                 let load_time = started.elapsed();
                 self.inner.ready.store(Some(plan.clone()));
                 self.inner.state.store(Arc::new(ModelState::Ready { loaded_at: SystemTime::now(), load_time }));

@@ -16,8 +16,8 @@ use crate::name::SafeName;
 use crate::{ConflictPolicy, Durability};
 
 /// Bytes read from an upload's source per call. Memory per save is this buffer, whatever the
-/// upload's size.
-pub(crate) const CHUNK: usize = 64 * 1024;
+/// upload's size; 256 KiB keeps the syscall count low without mattering for memory.
+pub(crate) const CHUNK: usize = 256 * 1024;
 
 /// Numbered names tried before falling back to a random suffix.
 const MAX_NUMBERED: u64 = 99;
@@ -247,12 +247,17 @@ impl Upload {
             }
         }
         let published = self.publish_first_free(options.conflict)?;
+        if options.durability == Durability::Fsync {
+            if let Err(e) = self.store.sync_dir() {
+                // The name is not durable, so the commit failed: take the name back to the
+                // staged one, leaving nothing visible and an upload that can be committed again.
+                self.unpublish(&published);
+                return Err(e);
+            }
+        }
         // The staged name is gone (renamed) or unlinked (link fallback); nothing to clean up.
         self.staged_name.clear();
         self.file = None;
-        if options.durability == Durability::Fsync {
-            self.store.sync_dir()?;
-        }
         let digest: [u8; 32] = std::mem::take(&mut self.hasher).finalize().into();
         let stored = Stored { name: published, size: self.size, sha256: digest };
         events::upload_stored(&stored);
@@ -286,6 +291,22 @@ impl Upload {
             }
         }
         Err(Error::AlreadyExists { name: self.name.as_str().to_owned() })
+    }
+
+    /// Undoes a publish after a failure: moves `published` back to the staged name (free again
+    /// after a rename or a link + unlink). If even that fails, the published name is removed.
+    fn unpublish(&mut self, published: &SafeName) {
+        let dir = self.store.dir();
+        let back = rustix::fs::renameat_with(
+            dir,
+            published.as_str(),
+            dir,
+            self.staged_name.as_str(),
+            RenameFlags::NOREPLACE,
+        );
+        if back.is_err() {
+            let _ = rustix::fs::unlinkat(dir, published.as_str(), AtFlags::empty());
+        }
     }
 
     /// Links the staged file in as `target`. `Ok(false)` when `target` exists.
