@@ -68,6 +68,8 @@ pub enum ErrorCode {
     ImageTooLarge,
     /// A configuration value is invalid.
     InvalidConfig,
+    /// A presented API key matched no active key.
+    Unauthorized,
 }
 
 impl ErrorCode {
@@ -95,6 +97,7 @@ impl ErrorCode {
             ErrorCode::ImageDecode => "image_decode",
             ErrorCode::ImageTooLarge => "image_too_large",
             ErrorCode::InvalidConfig => "invalid_config",
+            ErrorCode::Unauthorized => "unauthorized",
         }
     }
 
@@ -121,6 +124,7 @@ impl ErrorCode {
         ErrorCode::ImageDecode,
         ErrorCode::ImageTooLarge,
         ErrorCode::InvalidConfig,
+        ErrorCode::Unauthorized,
     ];
 }
 
@@ -288,6 +292,9 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     },
+    /// A presented API key matched no active key. Says nothing about why, on purpose.
+    #[error("the API key was not accepted")]
+    Unauthorized,
 }
 
 fn retry_hint(retry_in: Option<Duration>) -> String {
@@ -320,6 +327,7 @@ impl Error {
             Error::ImageDecode { .. } => ErrorCode::ImageDecode,
             Error::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
             Error::InvalidConfig { .. } => ErrorCode::InvalidConfig,
+            Error::Unauthorized => ErrorCode::Unauthorized,
         }
     }
 

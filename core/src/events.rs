@@ -95,3 +95,29 @@ pub(crate) fn cors_refused(origin: &str, reason: &'static str) {
     tracing::warn!(target: AUDIT_TARGET, action = "malicious_cors", outcome = "failure",
         reason, origin = %escape_untrusted(origin), "cross-origin request refused");
 }
+
+pub(crate) fn keys_loaded(variable: &str, count: usize, production: bool) {
+    tracing::info!(target: AUDIT_TARGET, action = "config_loaded", outcome = "success",
+        variable, keys = count as u64, production, "API keys loaded");
+}
+
+pub(crate) fn keys_rejected(variable: &str, error: &Error) {
+    tracing::error!(target: AUDIT_TARGET, action = "config_rejected", outcome = "failure",
+        reason = error.code().as_str(), variable, detail = %escape_untrusted(&error.to_string()),
+        "API key file change refused; the previous keys stay active");
+}
+
+pub(crate) fn weak_key_accepted(variable: &str, key_id: &str, rule: &'static str) {
+    tracing::warn!(target: AUDIT_TARGET, action = "config_weak_key", outcome = "warning",
+        reason = rule, variable, key_id, "weak API key accepted because this is not production");
+}
+
+pub(crate) fn key_verified(variable: &str, key_id: &str) {
+    tracing::info!(target: AUDIT_TARGET, action = "authn_token_verified", outcome = "success",
+        variable, key_id, "API key verified");
+}
+
+pub(crate) fn key_refused(variable: &str) {
+    tracing::warn!(target: AUDIT_TARGET, action = "authn_token_fail", outcome = "failure",
+        reason = "no_matching_key", variable, "API key refused");
+}

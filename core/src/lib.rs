@@ -13,6 +13,11 @@
 //!   blocking, fails with a clear error and can retry, runs inference from many threads at once;
 //!   [`ImagePreprocess`] turns an uploaded PNG/JPEG into its input within decode limits.
 //!
+//! * [`KeyRing`] — API keys from `NAME` or `NAME_FILE`, weak keys refused in production, kept
+//!   as digests only and verified in constant time; [`CorsPolicy`] — a strict origin policy
+//!   (exact origins and one-label wildcards, no regular expressions) that returns the exact
+//!   response headers.
+//!
 //! Every error is an [`Error`] with a stable [`ErrorCode`], shared by the Rust, Python and Node
 //! APIs.
 //!
@@ -31,6 +36,7 @@
 mod cors;
 mod error;
 pub mod events;
+pub mod keys;
 #[cfg(feature = "model")]
 mod model;
 mod name;
@@ -41,6 +47,7 @@ pub use cors::{
     MAX_ORIGIN_LEN,
 };
 pub use error::{Error, ErrorCode, LoadFailure, Result};
+pub use keys::{generate_key, KeyId, KeyRing, KeyRingOptions};
 pub use name::{NameRule, SafeName, MAX_CLIENT_NAME_BYTES, MAX_NAME_BYTES};
 pub use store::{
     CommitError, ConflictPolicy, Durability, StoreOptions, Stored, StoredFile, Upload, UploadStore,
