@@ -83,7 +83,8 @@ pub fn estimated_bits(key: &str) -> f64 {
 ///
 /// ```
 /// use airlock::keys::{weakness, Weakness};
-/// assert_eq!(weakness("dev-key"), Some(Weakness::TooShort));
+/// assert_eq!(weakness("hunter2"), Some(Weakness::TooShort));
+/// assert_eq!(weakness("dev-key"), Some(Weakness::Placeholder));
 /// assert_eq!(weakness("changeme-changeme-changeme-changeme"), Some(Weakness::Placeholder));
 /// assert_eq!(weakness(&airlock::generate_key()), None);
 /// ```
