@@ -82,6 +82,22 @@ fn io_errno(err: &Error) -> Option<Errno> {
 
 const MIB: usize = 1024 * 1024;
 
+/// Saving `size` bytes fails with StorageFull carrying `errno`, and leaves no entry and no
+/// descriptor behind.
+fn assert_full_and_clean(store: &UploadStore, dir: &Path, size: usize, errno: Errno, fds: usize) {
+    let err = store.save("big.bin", &vec![b'x'; size][..]).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::StorageFull, "{err:?}");
+    assert_eq!(io_errno(&err), Some(errno), "{err:?}");
+    assert!(dir_entries(dir).is_empty(), "left behind: {:?}", dir_entries(dir));
+    assert_eq!(open_fds(), fds);
+}
+
+fn assert_small_save_works(store: &UploadStore, dir: &Path) {
+    let stored = store.save("small.txt", &b"fits"[..]).unwrap();
+    assert_eq!(stored.name().as_str(), "small.txt");
+    assert_eq!(dir_entries(dir), vec!["small.txt"]);
+}
+
 // ---------------------------------------------------------------------------------------------
 // EFBIG: RLIMIT_FSIZE with SIGXFSZ ignored (an ignored disposition survives exec), so a write
 // past the limit returns EFBIG instead of killing the process.
@@ -106,11 +122,7 @@ fn child_efbig() {
     let store = UploadStore::open_ambient(&dir, StoreOptions::new()).unwrap();
     let fds = open_fds();
 
-    let err = store.save("big.bin", &vec![b'e'; MIB][..]).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::StorageFull, "{err:?}");
-    assert_eq!(io_errno(&err), Some(Errno::FBIG), "{err:?}");
-    assert!(dir_entries(&dir).is_empty(), "left behind: {:?}", dir_entries(&dir));
-    assert_eq!(open_fds(), fds);
+    assert_full_and_clean(&store, &dir, MIB, Errno::FBIG, fds);
 
     // The streaming API reports it from write_chunk; dropping the upload cleans up.
     let mut up = store.begin("big2.bin").unwrap();
@@ -121,9 +133,7 @@ fn child_efbig() {
     assert_eq!(open_fds(), fds);
 
     // Below the limit the store works.
-    let stored = store.save("small.txt", &b"fits under the limit"[..]).unwrap();
-    assert_eq!(stored.name().as_str(), "small.txt");
-    assert_eq!(dir_entries(&dir), vec!["small.txt"]);
+    assert_small_save_works(&store, &dir);
     println!("CHILD-PASSED efbig");
 }
 
@@ -313,16 +323,9 @@ fn child_enospc() {
 
     let strace = std::env::var(MODE_ENV).as_deref() == Ok("strace");
     let big = if strace { 4 * MIB } else { MIB };
-    let err = store.save("big.bin", &vec![b'n'; big][..]).unwrap_err();
-    assert_eq!(err.code(), ErrorCode::StorageFull, "{err:?}");
-    assert_eq!(io_errno(&err), Some(Errno::NOSPC), "{err:?}");
-    assert!(dir_entries(&dir).is_empty(), "left behind: {:?}", dir_entries(&dir));
-    assert_eq!(open_fds(), fds);
-
+    assert_full_and_clean(&store, &dir, big, Errno::NOSPC, fds);
     // The space is free again: a small upload fits.
-    let stored = store.save("small.txt", &b"fits"[..]).unwrap();
-    assert_eq!(stored.name().as_str(), "small.txt");
-    assert_eq!(dir_entries(&dir), vec!["small.txt"]);
+    assert_small_save_works(&store, &dir);
     println!("CHILD-PASSED enospc");
 }
 
