@@ -18,6 +18,9 @@
 //!   (exact origins and one-label wildcards, no regular expressions) that returns the exact
 //!   response headers.
 //!
+//! * [`AuditLayer`] / [`init_logging`] — the audit trail: audit events as fixed-schema JSON lines,
+//!   escaped and redacted, in a per-process file rotated by size and age (see [`audit`]).
+//!
 //! Every error is an [`Error`] with a stable [`ErrorCode`], shared by the Rust, Python and Node
 //! APIs.
 //!
@@ -33,6 +36,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod audit;
 mod cors;
 mod error;
 pub mod events;
@@ -42,6 +46,9 @@ mod model;
 mod name;
 mod store;
 
+pub use audit::{
+    init_logging, AuditConfig, AuditLayer, AuditWriter, LoggingConfig, LoggingHandle,
+};
 pub use cors::{
     CorsDecision, CorsPolicy, CorsPolicyBuilder, CorsReason, CorsRequest, DEFAULT_MAX_AGE,
     MAX_ORIGIN_LEN,
