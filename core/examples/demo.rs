@@ -24,12 +24,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         None => std::env::temp_dir().join(format!("airlock-demo-{}", std::process::id())),
     };
 
-    tracing_subscriber::fmt()
-        .json()
-        .flatten_event(true)
-        .with_current_span(false)
-        .with_writer(std::io::stderr)
-        .init();
+    // Operational log: JSON lines on stderr. Audit trail: fixed-schema JSON lines in a rotating,
+    // mode-0600, per-process file next to the store.
+    let audit_dir = store_dir.with_file_name(format!(
+        "{}-audit",
+        store_dir.file_name().and_then(|n| n.to_str()).unwrap_or("store")
+    ));
+    let logging = airlock::init_logging(airlock::LoggingConfig::new(
+        airlock::AuditConfig::new(&audit_dir)
+            .app_name("airlock-demo")
+            .app_version(env!("CARGO_PKG_VERSION"))
+            .max_bytes(64 * 1024),
+    ))?;
 
     let china = std::fs::read(assets.join("photos/china.jpg"))?;
     let flower = std::fs::read(assets.join("photos/flower.jpg"))?;
@@ -148,6 +154,42 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             Err(e) => println!("  {:<40} error {}: {e}", name.as_str(), e.code()),
         }
     }
+    println!("\n== API keys (production unless APP_ENV says otherwise)");
+    let placeholder = airlock::KeyRing::from_lookup("DEMO_API_KEY", airlock::KeyRingOptions::new(), |var| {
+        (var == "DEMO_API_KEY").then(|| "dev-key-123".into())
+    });
+    match placeholder {
+        Ok(_) => println!("  placeholder key accepted (unexpected)"),
+        Err(e) => println!("  DEMO_API_KEY=<placeholder> -> REFUSED {}: {e}", e.code()),
+    }
+    let key = airlock::generate_key();
+    let ring = airlock::KeyRing::from_lookup("DEMO_API_KEY", airlock::KeyRingOptions::new(), |var| {
+        (var == "DEMO_API_KEY").then(|| format!("demo:{key}").into())
+    })?;
+    println!("  key ring: {ring:?}");
+    println!("  verify(generated key) -> {:?}", ring.verify(key.as_bytes()).map(|id| id.to_string()));
+    println!("  verify(\"dev-key\")      -> {:?}", ring.verify(b"dev-key").map_err(|e| e.code()));
+
+    println!("\n== CORS");
+    let policy = airlock::CorsPolicy::builder()
+        .allow_origins(["https://app.example.com", "https://*.example.com"])
+        .allow_credentials(true)
+        .allow_methods(["GET", "POST"])
+        .allow_headers(["content-type", "x-api-key"])
+        .build()?;
+    for origin in ["https://upload.example.com", "https://example.com.evil.net", "https://app.example.com\r\nSet-Cookie: pwned=1"] {
+        let decision = policy.decide(&airlock::CorsRequest {
+            origin: Some(origin), method: "POST", request_headers: &["content-type"], preflight: true, private_network: false,
+        });
+        let shown: String = origin.escape_debug().collect();
+        println!("  {shown:<50} -> {} ({})", if decision.is_allowed() { "allowed" } else { "REFUSED" }, decision.reason().code());
+        for (name, value) in decision.headers() {
+            println!("      {name}: {value}");
+        }
+    }
+
+    logging.flush();
     println!("\nStore left at {} for inspection.", store_dir.display());
+    println!("Audit trail: {} ({} events dropped)", logging.writer().path().display(), logging.dropped_events());
     Ok(())
 }
