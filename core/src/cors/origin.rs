@@ -173,10 +173,13 @@ pub(crate) fn parse_request(value: &str) -> Result<Origin, Malformed> {
         return Err(Malformed::NonCanonical);
     }
     let canonical = canonical_host(host).ok_or(Malformed::Host)?;
-    if canonical != host {
+    let origin = Origin { scheme, host: canonical, port };
+    // The one check that covers every non-canonical spelling (upper case, default or
+    // zero-padded ports, long IPv6 forms, ...): the value must be exactly what we would write.
+    if origin.to_string() != value {
         return Err(Malformed::NonCanonical);
     }
-    Ok(Origin { scheme, host: canonical, port })
+    Ok(origin)
 }
 
 /// One configured allowlist entry, normalised.
@@ -290,6 +293,9 @@ mod tests {
             ("https://a.com:99999", Malformed::Port),
             ("https://a.com:+80", Malformed::Port),
             ("https://010.0.0.1", Malformed::Host),
+            // Found by the cors_origin fuzz target: a zero-padded port was accepted.
+            ("http://[::1]:08080", Malformed::NonCanonical),
+            ("https://a.com:0443", Malformed::NonCanonical),
         ] {
             assert_eq!(parse_request(bad), Err(why), "{bad:?}");
         }
