@@ -51,13 +51,15 @@ fn main() {
         for (size, label) in sizes {
             let body = vec![0x5au8; size];
             let budget = Duration::from_secs(if size > (1 << 20) { 8 } else { 3 });
+            // Captures only shared references, so it is Copy and serves both comparisons.
+            let save_fast = || {
+                let s = fast.save("upload.bin", &body[..]).unwrap();
+                fast.remove(s.name()).unwrap();
+            };
             ratio(
                 &format!("save {label}, no fsync (airlock vs std::fs::write)"),
                 budget,
-                || {
-                    let s = fast.save("upload.bin", &body[..]).unwrap();
-                    fast.remove(s.name()).unwrap();
-                },
+                save_fast,
                 || {
                     std::fs::write(&path, &body).unwrap();
                     std::fs::remove_file(&path).unwrap();
@@ -68,10 +70,7 @@ fn main() {
             ratio(
                 &format!("save {label}, no fsync (airlock vs std::fs::write + SHA-256 of the body)"),
                 budget,
-                || {
-                    let s = fast.save("upload.bin", &body[..]).unwrap();
-                    fast.remove(s.name()).unwrap();
-                },
+                save_fast,
                 || {
                     std::fs::write(&path, &body).unwrap();
                     black_box(<sha2::Sha256 as sha2::Digest>::digest(&body));

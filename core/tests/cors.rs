@@ -169,3 +169,20 @@ fn wildcards_match_one_label_against_large_allowlists() {
     assert!(!ask("https://a.b.tenant.example.com:8443"));
     assert!(!ask("http://a.tenant.example.com:8443"));
 }
+
+#[test]
+fn exposed_headers_only_on_allowed_actual_requests() {
+    let policy = CorsPolicy::builder()
+        .allow_origins(["https://app.example.com"])
+        .expose_headers(["X-Request-Id", "Content-Disposition"])
+        .build()
+        .unwrap();
+    let ask = |origin: &str, preflight: bool| {
+        policy.decide(&CorsRequest { origin: Some(origin), method: "GET", request_headers: &[], preflight, private_network: false })
+    };
+    let actual = ask("https://app.example.com", false);
+    assert_eq!(actual.header("Access-Control-Expose-Headers"), Some("X-Request-Id, Content-Disposition"));
+    assert_eq!(ask("https://app.example.com", true).header("Access-Control-Expose-Headers"), None);
+    assert_eq!(ask("https://evil.example.net", false).header("Access-Control-Expose-Headers"), None);
+    assert!(CorsPolicy::builder().expose_headers(["bad header"]).build().is_err());
+}

@@ -411,3 +411,19 @@ fn images_within_the_limits_are_not_refused_as_bombs() {
     assert_eq!(small.tensor(&png_claiming(80, 80)).unwrap_err().code(), ErrorCode::ImageTooLarge);
     assert_eq!(small.tensor(&png_claiming(101, 1)).unwrap_err().code(), ErrorCode::ImageTooLarge);
 }
+
+#[test]
+fn stored_images_over_the_image_byte_limit_are_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = UploadStore::open_ambient(dir.path(), StoreOptions::new()).unwrap();
+    let png = digit_png(&[8.0; 64]);
+    let stored = store.save("digit.png", &png[..]).unwrap();
+    let preprocess = ImagePreprocess::new(8, 8).channels(ChannelOrder::Gray).pixel_scale(16.0 / 255.0).layout(Layout::Flat);
+    let limit = png.len() as u64 - 1;
+    let model = Model::open_ambient(digits_path(), ModelOptions::for_images(preprocess.clone()).max_image_bytes(limit)).unwrap();
+    let err = model.classify_stored(&store, stored.name()).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::TooLarge);
+    assert!(err.to_string().contains(&limit.to_string()), "{err}");
+    let roomy = Model::open_ambient(digits_path(), ModelOptions::for_images(preprocess).max_image_bytes(png.len() as u64)).unwrap();
+    assert!(roomy.classify_stored(&store, stored.name()).is_ok());
+}

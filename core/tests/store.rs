@@ -1283,3 +1283,25 @@ fn remove_then_open_gives_not_found_and_names_must_parse() {
         assert!(SafeName::parse(bad).is_err(), "{bad}");
     }
 }
+
+#[test]
+fn file_mode_and_create_dir_options_take_effect() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    let missing = tmp.path().join("a").join("uploads");
+    // Without create_dir a missing directory is an I/O error, and nothing is created.
+    let err = UploadStore::open_ambient(&missing, StoreOptions::new()).unwrap_err();
+    assert_eq!(err.code(), airlock::ErrorCode::Io);
+    assert!(!tmp.path().join("a").exists());
+    let store = UploadStore::open_ambient(&missing, StoreOptions::new().create_dir(true).file_mode(0o600)).unwrap();
+    let dir_mode = fs::metadata(&missing).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode & 0o007, 0, "store directory open to others: {dir_mode:o}");
+    let stored = store.save("private.txt", &b"x"[..]).unwrap();
+    let mode = fs::metadata(missing.join(stored.name().as_str())).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    // The default is 0o640 before the umask: never writable or readable by others.
+    let default_store = UploadStore::open_ambient(tmp.path(), StoreOptions::new()).unwrap();
+    let stored = default_store.save("shared.txt", &b"x"[..]).unwrap();
+    let mode = fs::metadata(tmp.path().join(stored.name().as_str())).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o137, 0, "default mode too open: {mode:o}");
+}

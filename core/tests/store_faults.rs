@@ -48,7 +48,7 @@ fn exe() -> PathBuf {
 
 /// A command that runs `child_test` of this binary, through `wrapper` (program and arguments
 /// placed before the binary path), for `role` on `dir`.
-fn child_command(wrapper: &[&str], child_test: &str, role: &str, dir: &Path) -> Command {
+fn child_command<S: AsRef<std::ffi::OsStr>>(wrapper: &[S], child_test: &str, role: &str, dir: &Path) -> Command {
     let mut cmd = match wrapper.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);
@@ -81,6 +81,14 @@ fn io_errno(err: &Error) -> Option<Errno> {
 }
 
 const MIB: usize = 1024 * 1024;
+
+/// The strace command line that runs a child with one fault injected into `syscall`.
+fn strace_injecting(syscall: &str, inject: &str) -> Vec<String> {
+    ["strace", "-f", "-qq", "-o", "/dev/null", "-e", &format!("trace={syscall}"), "-e", inject]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
 
 /// Saving `size` bytes fails with StorageFull carrying `errno`, and leaves no entry and no
 /// descriptor behind.
@@ -145,7 +153,7 @@ fn child_efbig() {
 #[test]
 fn emfile_is_too_many_open_files_and_the_store_recovers() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = child_command(&[], "child_emfile", "emfile", tmp.path()).output().unwrap();
+    let out = child_command::<&str>(&[], "child_emfile", "emfile", tmp.path()).output().unwrap();
     assert_child_passed("emfile", &out);
     assert_eq!(dir_entries(tmp.path()), vec!["existing.txt", "new.txt"]);
 }
@@ -286,20 +294,10 @@ fn enospc_mid_write_is_storage_full_and_leaves_nothing() {
                 );
             }
             // Injection counters are per thread. The child test runs on its own thread whose
-            // first writes are the upload's 64 KiB chunks: failing only the 24th write hits the
-            // 4 MiB upload mid-stream (after 1.5 MiB) but neither the later small save nor the
+            // first writes are the upload's 256 KiB chunks: failing only the 24th write hits the
+            // 8 MiB upload mid-stream (after 5.75 MiB) but neither the later small save nor the
             // harness's main thread, which writes its report in fewer than 24 calls.
-            let wrapper = [
-                "strace",
-                "-f",
-                "-qq",
-                "-o",
-                "/dev/null",
-                "-e",
-                "trace=write",
-                "-e",
-                "inject=write:error=ENOSPC:when=24",
-            ];
+            let wrapper = strace_injecting("write", "inject=write:error=ENOSPC:when=24");
             child_command(&wrapper, "child_enospc", "enospc", &dir)
                 .env(MODE_ENV, "strace")
                 .output()
@@ -322,7 +320,8 @@ fn child_enospc() {
     let fds = open_fds();
 
     let strace = std::env::var(MODE_ENV).as_deref() == Ok("strace");
-    let big = if strace { 4 * MIB } else { MIB };
+    // Under strace the 24th write fails: the upload must need more than 24 chunks of 256 KiB.
+    let big = if strace { 8 * MIB } else { MIB };
     assert_full_and_clean(&store, &dir, big, Errno::NOSPC, fds);
     // The space is free again: a small upload fits.
     assert_small_save_works(&store, &dir);
@@ -338,7 +337,7 @@ fn child_enospc() {
 fn killed_mid_write_leaves_only_a_staged_file_that_the_next_open_sweeps() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let mut child = child_command(&[], "child_killed", "killed", dir)
+    let mut child = child_command::<&str>(&[], "child_killed", "killed", dir)
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -407,17 +406,7 @@ fn without_renameat2_the_link_fallback_never_replaces() {
     if let Err(why) = strace_works() {
         panic!("this test injects EINVAL into renameat2 with strace: {why}");
     }
-    let wrapper = [
-        "strace",
-        "-f",
-        "-qq",
-        "-o",
-        "/dev/null",
-        "-e",
-        "trace=renameat2",
-        "-e",
-        "inject=renameat2:error=EINVAL",
-    ];
+    let wrapper = strace_injecting("renameat2", "inject=renameat2:error=EINVAL");
     let out =
         child_command(&wrapper, "child_no_renameat2", "no_renameat2", tmp.path()).output().unwrap();
     assert_child_passed("no_renameat2", &out);
@@ -495,7 +484,7 @@ fn directory_fsync_failure_unpublishes_and_the_upload_can_be_retried() {
         panic!("this test injects EIO into fsync with strace: {why}");
     }
     // Per thread: the first fsync is the file's, the second the directory's.
-    let wrapper = ["strace", "-f", "-qq", "-o", "/dev/null", "-e", "trace=fsync", "-e", "inject=fsync:error=EIO:when=2"];
+    let wrapper = strace_injecting("fsync", "inject=fsync:error=EIO:when=2");
     let out = child_command(&wrapper, "child_dir_fsync", "dir_fsync", tmp.path()).output().unwrap();
     assert_child_passed("dir_fsync", &out);
 }
