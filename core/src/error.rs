@@ -70,6 +70,8 @@ pub enum ErrorCode {
     InvalidConfig,
     /// A presented API key matched no active key.
     Unauthorized,
+    /// A bug in Airlock: a panic caught at a language boundary. Never expected; report it.
+    Internal,
 }
 
 impl ErrorCode {
@@ -98,6 +100,7 @@ impl ErrorCode {
             ErrorCode::ImageTooLarge => "image_too_large",
             ErrorCode::InvalidConfig => "invalid_config",
             ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Internal => "internal",
         }
     }
 
@@ -125,6 +128,7 @@ impl ErrorCode {
         ErrorCode::ImageTooLarge,
         ErrorCode::InvalidConfig,
         ErrorCode::Unauthorized,
+        ErrorCode::Internal,
     ];
 }
 
@@ -295,6 +299,13 @@ pub enum Error {
     /// A presented API key matched no active key. Says nothing about why, on purpose.
     #[error("the API key was not accepted")]
     Unauthorized,
+    /// A panic was caught where it must not cross a language boundary (the Python and Node
+    /// bindings). It is a bug in Airlock; the message is the panic's first line.
+    #[error("internal error: {reason}")]
+    Internal {
+        /// The panic message, shortened.
+        reason: String,
+    },
 }
 
 fn retry_hint(retry_in: Option<Duration>) -> String {
@@ -328,6 +339,7 @@ impl Error {
             Error::ImageTooLarge { .. } => ErrorCode::ImageTooLarge,
             Error::InvalidConfig { .. } => ErrorCode::InvalidConfig,
             Error::Unauthorized => ErrorCode::Unauthorized,
+            Error::Internal { .. } => ErrorCode::Internal,
         }
     }
 

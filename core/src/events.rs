@@ -5,7 +5,8 @@
 //! escaped ([`escape_untrusted`]), never into the message template: a client name with CR/LF
 //! cannot forge a log line even with a plain-text formatter.
 
-use crate::error::Error;
+use crate::error::{Error, ErrorCode};
+use crate::name::SafeName;
 use crate::store::Stored;
 
 /// The `tracing` target of every audit event.
@@ -57,6 +58,18 @@ pub(crate) fn upload_refused(client_name: &str, error: &Error) {
         rule,
         client_name = %escape_untrusted(client_name),
         "upload refused"
+    );
+}
+
+pub(crate) fn upload_discarded(name: &SafeName, received: u64, failure: Option<ErrorCode>) {
+    tracing::warn!(
+        target: AUDIT_TARGET,
+        action = "upload_refused",
+        outcome = "failure",
+        reason = failure.map_or("abandoned", ErrorCode::as_str),
+        name = %escape_untrusted(name.as_str()),
+        received,
+        "upload discarded; nothing was stored"
     );
 }
 
@@ -120,4 +133,91 @@ pub(crate) fn key_verified(variable: &str, key_id: &str) {
 pub(crate) fn key_refused(variable: &str) {
     tracing::warn!(target: AUDIT_TARGET, action = "authn_token_fail", outcome = "failure",
         reason = "no_matching_key", variable, "API key refused");
+}
+
+/// Whether an application event succeeded. Chooses the level too: failures are warnings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// The action was allowed or completed.
+    Success,
+    /// The action was refused or failed.
+    Failure,
+}
+
+impl Outcome {
+    /// `success` or `failure`, as written in the audit schema.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+        }
+    }
+}
+
+/// An audit event of the application's own (an HTTP handler's, or a binding's), written with
+/// the same schema as Airlock's events. Every text field is untrusted: it is escaped and cut.
+///
+/// ```
+/// use airlock::events::{record, AppEvent, Outcome};
+/// record(&AppEvent {
+///     action: "upload_deleted",
+///     outcome: Outcome::Success,
+///     reason: None,
+///     detail: Some("photo.jpg"),
+///     request_id: Some("r-42"),
+///     client_ip: Some("203.0.113.7"),
+///     key_id: Some("ops"),
+/// });
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct AppEvent<'a> {
+    /// What happened, in the OWASP logging vocabulary where one fits (`authz_fail`, ...).
+    pub action: &'a str,
+    /// Success or failure.
+    pub outcome: Outcome,
+    /// A short machine-readable reason (an error code, say).
+    pub reason: Option<&'a str>,
+    /// Free text: the object acted on, a status code.
+    pub detail: Option<&'a str>,
+    /// The request id; when `None`, the enclosing [`request_span`]'s is used.
+    pub request_id: Option<&'a str>,
+    /// The client address; when `None`, the enclosing [`request_span`]'s is used.
+    pub client_ip: Option<&'a str>,
+    /// The verified key id; when `None`, the enclosing [`request_span`]'s is used.
+    pub key_id: Option<&'a str>,
+}
+
+/// Writes an [`AppEvent`] to the audit trail (target [`AUDIT_TARGET`]).
+pub fn record(event: &AppEvent<'_>) {
+    let e = |s: Option<&str>| s.map(escape_untrusted);
+    let (action, reason, detail) = (escape_untrusted(event.action), e(event.reason), e(event.detail));
+    let (request_id, client_ip, key_id) = (e(event.request_id), e(event.client_ip), e(event.key_id));
+    macro_rules! emit {
+        ($level:ident) => {
+            tracing::$level!(target: AUDIT_TARGET, action = %action, outcome = event.outcome.as_str(),
+                reason = reason.as_deref(), detail = detail.as_deref(), request_id = request_id.as_deref(),
+                client_ip = client_ip.as_deref(), key_id = key_id.as_deref(), "application event")
+        };
+    }
+    match event.outcome {
+        Outcome::Success => emit!(info),
+        Outcome::Failure => emit!(warn),
+    }
+}
+
+/// A span carrying the request fields of the audit schema: every audit event emitted while it
+/// is entered (by Airlock or by [`record`]) gets its `request_id` and `client_ip`, and the
+/// `key_id` once recorded with `span.record("key_id", id)`.
+///
+/// ```
+/// let span = airlock::events::request_span(Some("r-7"), Some("198.51.100.2"));
+/// let _entered = span.enter();
+/// span.record("key_id", "ops");
+/// ```
+pub fn request_span(request_id: Option<&str>, client_ip: Option<&str>) -> tracing::Span {
+    let e = |s: Option<&str>| s.map(escape_untrusted);
+    let (request_id, client_ip) = (e(request_id), e(client_ip));
+    tracing::info_span!(target: AUDIT_TARGET, "request", request_id = request_id.as_deref(),
+        client_ip = client_ip.as_deref(), key_id = tracing::field::Empty)
 }

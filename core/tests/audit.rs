@@ -397,3 +397,50 @@ fn global_init_writes_both_streams_and_refuses_a_second_init() {
     assert_eq!(lines[0]["app"], "svc");
     assert_eq!(lines[0]["seq"], 1);
 }
+
+/// Regression: a refusal after the name check (size, content, a failing reader, an abandoned
+/// `begin`) was an audit event only through `save`; the Python binding streams through
+/// `begin`/`commit` and wrote nothing for a `.png` that was really text. Every uncommitted
+/// upload is now exactly one `upload_refused` event, whichever API drove it.
+#[test]
+fn every_failed_upload_is_exactly_one_refusal_event() {
+    struct Broken;
+    impl std::io::Read for Broken {
+        fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+            Err(std::io::Error::other("client went away"))
+        }
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let store_dir = tmp.path().join("store");
+    std::fs::create_dir(&store_dir).unwrap();
+    let store = UploadStore::open_ambient(&store_dir, StoreOptions::new().max_size(10)).unwrap();
+    let (writer, emitted, ()) = with_audit(AuditConfig::new(tmp.path().join("audit")), || {
+        assert!(store.save("big.txt", &[0u8; 11][..]).is_err());
+        assert!(store.save("cat.png", &b"<html>"[..]).is_err());
+        assert!(store.save("gone.txt", Broken).is_err());
+        assert!(store.save("..", &b"x"[..]).is_err());
+        let mut upload = store.begin("abandoned.txt").unwrap();
+        upload.write_chunk(b"half").unwrap();
+        drop(upload);
+        let upload = store.begin("committed.txt").unwrap();
+        upload.commit().unwrap();
+    });
+    let lines = read_lines(&writer.path());
+    assert_eq!(lines.len() as u64, emitted);
+    let refused: Vec<(&str, &str)> = lines
+        .iter()
+        .filter(|l| l["action"] == "upload_refused")
+        .map(|l| (l["reason"].as_str().unwrap(), l["fields"]["name"].as_str().or(l["fields"]["client_name"].as_str()).unwrap()))
+        .collect();
+    assert_eq!(
+        refused,
+        [
+            ("too_large", "big.txt"),
+            ("content_mismatch", "cat.png"),
+            ("upload_aborted", "gone.txt"),
+            ("invalid_name", ".."),
+            ("abandoned", "abandoned.txt"),
+        ]
+    );
+    assert_eq!(lines.iter().filter(|l| l["action"] == "upload_stored").count(), 1);
+}

@@ -21,7 +21,7 @@ mod preprocess;
 use std::fmt;
 use std::io::Read;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -311,6 +311,9 @@ struct Inner {
     finished: Condvar,
     /// Load attempts started, for metrics and tests.
     attempts_started: AtomicU64,
+    /// The process whose thread runs the current attempt. After `fork` only the forking thread
+    /// exists in the child: an attempt marked running by another process will never end there.
+    loader_pid: AtomicU32,
 }
 
 #[derive(Default)]
@@ -390,6 +393,7 @@ impl Model {
                 slot: Mutex::new(LoadSlot::default()),
                 finished: Condvar::new(),
                 attempts_started: AtomicU64::new(0),
+                loader_pid: AtomicU32::new(0),
             }),
         })
     }
@@ -397,7 +401,17 @@ impl Model {
     /// The current state. Never blocks and never takes the load lock: call it from health
     /// checks as often as you like.
     pub fn status(&self) -> ModelState {
-        ModelState::clone(&self.inner.state.load())
+        let state = ModelState::clone(&self.inner.state.load());
+        if matches!(state, ModelState::Loading { .. }) && self.load_orphaned_by_fork() {
+            // The attempt belongs to the parent process; here nothing is loading.
+            return ModelState::NotLoaded;
+        }
+        state
+    }
+
+    /// Whether the running attempt was started by another process (this one is a `fork` child).
+    fn load_orphaned_by_fork(&self) -> bool {
+        self.inner.loader_pid.load(Ordering::Acquire) != std::process::id()
     }
 
     /// How many load attempts have started (including reloads). Never blocks.
@@ -481,7 +495,17 @@ impl Model {
     fn lock_slot(&self) -> MutexGuard<'_, LoadSlot> {
         // A panic while holding this lock cannot leave the slot inconsistent (every field is
         // written in one step), so a poisoned lock is safe to keep using.
-        self.inner.slot.lock().unwrap_or_else(|e| e.into_inner())
+        let mut slot = self.inner.slot.lock().unwrap_or_else(|e| e.into_inner());
+        if slot.running && self.load_orphaned_by_fork() {
+            // Pre-fork servers: the loading thread stayed in the parent. Without this the child
+            // would wait forever for an attempt no thread of its own is running.
+            slot.running = false;
+            slot.attempts_ended += 1;
+            if self.inner.ready.load().is_none() {
+                self.inner.state.store(Arc::new(ModelState::NotLoaded));
+            }
+        }
+        slot
     }
 
     fn ready_model(&self, loaded: Arc<Loaded>) -> ReadyModel {
@@ -565,6 +589,7 @@ impl Model {
     /// Marks an attempt as running. Called with the slot lock held.
     fn begin_attempt(&self, slot: &mut LoadSlot) {
         slot.running = true;
+        self.inner.loader_pid.store(std::process::id(), Ordering::Release);
         self.inner.attempts_started.fetch_add(1, Ordering::Relaxed);
         if self.inner.ready.load().is_none() {
             self.inner.state.store(Arc::new(ModelState::Loading { since: SystemTime::now() }));

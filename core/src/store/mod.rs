@@ -219,7 +219,31 @@ impl UploadStore {
     /// the extension allowlist are checked before anything is created on disk.
     pub fn begin(&self, client_name: &str) -> Result<Upload> {
         let name = self.accept_name(client_name)?;
-        Upload::begin(self, name)
+        Upload::begin(self, name).inspect_err(|e| events::upload_refused(client_name, e))
+    }
+
+    /// [`UploadStore::begin`] for a client name that arrived as raw bytes (a header that is
+    /// not UTF-8, or a Python `str` with lone surrogates): a name that is not UTF-8 is refused
+    /// with [`NameRule::InvalidUtf8`](crate::NameRule::InvalidUtf8), never decoded leniently.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use airlock::{NameRule, StoreOptions, UploadStore};
+    /// let store = UploadStore::open_ambient(dir.path(), StoreOptions::new())?;
+    /// let err = store.begin_bytes(b"\xc0\xae\xc0\xaepasswd").unwrap_err();
+    /// assert_eq!(err.name_rule(), Some(NameRule::InvalidUtf8));
+    /// assert!(store.begin_bytes(b"notes.txt").is_ok());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn begin_bytes(&self, client_name: &[u8]) -> Result<Upload> {
+        match std::str::from_utf8(client_name) {
+            Ok(text) => self.begin(text),
+            Err(_) => {
+                let error = Error::InvalidName { rule: crate::name::NameRule::InvalidUtf8 };
+                events::upload_refused(&String::from_utf8_lossy(client_name), &error);
+                Err(error)
+            }
+        }
     }
 
     /// Stores `body` under the sanitized `client_name`: streams it in fixed-size chunks into a
@@ -237,16 +261,11 @@ impl UploadStore {
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
     pub fn save(&self, client_name: &str, mut body: impl Read) -> Result<Stored> {
-        let result = self.begin(client_name).and_then(|mut upload| {
-            upload.copy_from(&mut body)?;
-            upload.commit().map_err(CommitError::into_error)
-        });
-        if let Err(e) = &result {
-            if !matches!(e, Error::InvalidName { .. } | Error::ExtensionNotAllowed { .. }) {
-                events::upload_refused(client_name, e);
-            }
-        }
-        result
+        // Refusals are audit events where they happen: the name in `begin`, everything after
+        // it when the uncommitted upload is dropped.
+        let mut upload = self.begin(client_name)?;
+        upload.copy_from(&mut body)?;
+        upload.commit().map_err(CommitError::into_error)
     }
 
     /// Opens a stored file for reading.

@@ -49,6 +49,9 @@ pub struct Upload {
     size: u64,
     head: [u8; HEAD_LEN],
     head_len: usize,
+    /// The code of the last failure, for the audit event written if the upload is dropped
+    /// uncommitted.
+    failure: Option<crate::error::ErrorCode>,
 }
 
 impl fmt::Debug for Upload {
@@ -145,6 +148,7 @@ impl Upload {
             size: 0,
             head: [0; HEAD_LEN],
             head_len: 0,
+            failure: None,
         };
         // Held until the upload is published or dropped, and released by the kernel if the
         // process dies: a concurrent sweep can tell live staged files from abandoned ones.
@@ -170,6 +174,19 @@ impl Upload {
     /// On [`Error::TooLarge`] or a write error the staged content is no longer trustworthy:
     /// drop the upload.
     pub fn write_chunk(&mut self, chunk: &[u8]) -> Result<()> {
+        let result = self.write_chunk_inner(chunk);
+        self.note(result)
+    }
+
+    /// Remembers a failure's code for the audit event of [`Drop`].
+    fn note<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            self.failure = Some(e.code());
+        }
+        result
+    }
+
+    fn write_chunk_inner(&mut self, chunk: &[u8]) -> Result<()> {
         let limit = self.store.options().max_size;
         if self.size.saturating_add(chunk.len() as u64) > limit {
             return Err(Error::TooLarge { limit });
@@ -203,7 +220,7 @@ impl Upload {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
-                    return Err(Error::UploadAborted { received: self.size, source });
+                    return self.note(Err(Error::UploadAborted { received: self.size, source }));
                 }
             };
             self.write_chunk(&buf[..n])?;
@@ -227,7 +244,10 @@ impl Upload {
     pub fn commit(mut self) -> std::result::Result<Stored, CommitError> {
         match self.try_commit() {
             Ok(stored) => Ok(stored),
-            Err(error) => Err(CommitError { error, upload: self }),
+            Err(error) => {
+                self.failure = Some(error.code());
+                Err(CommitError { error, upload: self })
+            }
         }
     }
 
@@ -364,6 +384,9 @@ impl Drop for Upload {
         self.file = None;
         if !self.staged_name.is_empty() {
             let _ = rustix::fs::unlinkat(self.store.dir(), self.staged_name.as_str(), AtFlags::empty());
+            // Every upload that ends uncommitted is an audit event, whichever API drove it
+            // (`save`, `begin`/`commit`, a binding), with why it failed.
+            events::upload_discarded(&self.name, self.size, self.failure);
         }
     }
 }

@@ -1,0 +1,152 @@
+//! `init_logging`, `LoggingHandle`, `audit_event`, `RequestScope`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use airlock::events::{AppEvent, Outcome};
+use airlock::{AuditConfig, AuditWriter, LoggingConfig};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::errors::{guard, runtime, IntoPy};
+
+/// Returned by `init_logging`: the audit trail's counters and flush. Keep it for the life of
+/// the process; the audit file is flushed when it is garbage-collected.
+#[pyclass(module = "airlock", frozen)]
+pub(crate) struct LoggingHandle {
+    inner: airlock::LoggingHandle,
+    writer: Arc<AuditWriter>,
+}
+
+#[pymethods]
+impl LoggingHandle {
+    /// Audit lines that could not be written to the file (they went to stderr instead).
+    #[getter]
+    fn dropped_events(&self) -> u64 {
+        self.inner.dropped_events()
+    }
+
+    /// This process's current audit file (one per process: a forked worker writes its own).
+    #[getter]
+    fn audit_path(&self) -> PathBuf {
+        self.writer.path()
+    }
+
+    /// Flushes the audit file.
+    fn flush(&self, py: Python<'_>) {
+        py.detach(|| self.inner.flush());
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<LoggingHandle audit_path={:?} dropped_events={}>", self.writer.path(), self.dropped_events())
+    }
+}
+
+/// Installs logging once per process: the operational log as JSON lines on stderr (filtered
+/// by `filter`, a `RUST_LOG`-style directive) and the audit trail as fixed-schema JSON lines
+/// in `audit_dir/{file_stem}.{pid}.jsonl`, rotated by size and age, mode `file_mode`.
+#[pyfunction]
+#[pyo3(signature = (audit_dir, *, app_name = None, app_version = None, filter = "info", max_bytes = 10 * 1024 * 1024,
+    max_age = 86_400.0, keep_files = 14, file_mode = 0o600, file_stem = "audit"))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn init_logging(
+    py: Python<'_>,
+    audit_dir: PathBuf,
+    app_name: Option<String>,
+    app_version: Option<String>,
+    filter: &str,
+    max_bytes: u64,
+    max_age: f64,
+    keep_files: usize,
+    file_mode: u32,
+    file_stem: &str,
+) -> PyResult<LoggingHandle> {
+    guard(py, || {
+        let max_age = Duration::try_from_secs_f64(max_age)
+            .map_err(|_| PyValueError::new_err("max_age must be a non-negative number of seconds"))?;
+        let mut audit = AuditConfig::new(audit_dir)
+            .file_stem(file_stem)
+            .max_bytes(max_bytes)
+            .max_age(max_age)
+            .keep_files(keep_files)
+            .file_mode(file_mode);
+        if let Some(name) = app_name {
+            audit = audit.app_name(name);
+        }
+        if let Some(version) = app_version {
+            audit = audit.app_version(version);
+        }
+        let inner = airlock::init_logging(LoggingConfig::new(audit).filter(filter)).py(py)?;
+        let writer = inner.writer();
+        Ok(LoggingHandle { inner, writer })
+    })
+}
+
+/// Writes an application audit event (`outcome` is `"success"` or `"failure"`) with the same
+/// schema as Airlock's own. Every text is escaped and cut; request fields left `None` come
+/// from the enclosing `RequestScope`.
+#[pyfunction]
+#[pyo3(signature = (action, outcome, *, reason = None, detail = None, request_id = None, client_ip = None, key_id = None))]
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn audit_event(
+    py: Python<'_>,
+    action: &str,
+    outcome: &str,
+    reason: Option<&str>,
+    detail: Option<&str>,
+    request_id: Option<&str>,
+    client_ip: Option<&str>,
+    key_id: Option<&str>,
+) -> PyResult<()> {
+    guard(py, || {
+        let outcome = match outcome {
+            "success" => Outcome::Success,
+            "failure" => Outcome::Failure,
+            other => return Err(PyValueError::new_err(format!("outcome must be 'success' or 'failure', not {other:?}"))),
+        };
+        let event = AppEvent { action, outcome, reason, detail, request_id, client_ip, key_id };
+        py.detach(|| airlock::events::record(&event));
+        Ok(())
+    })
+}
+
+/// A context manager that gives every audit event emitted inside it (Airlock's own and
+/// `audit_event`'s) the request's `request_id`, `client_ip` and, once set, `key_id`.
+///
+/// Enter and exit it on one thread (a Flask request handler's): it is a tracing span entered
+/// on that thread.
+#[pyclass(module = "airlock", unsendable)]
+pub(crate) struct RequestScope {
+    span: tracing::Span,
+    entered: Option<tracing::span::EnteredSpan>,
+}
+
+#[pymethods]
+impl RequestScope {
+    #[new]
+    #[pyo3(signature = (*, request_id = None, client_ip = None))]
+    fn new(request_id: Option<&str>, client_ip: Option<&str>) -> Self {
+        RequestScope { span: airlock::events::request_span(request_id, client_ip), entered: None }
+    }
+
+    /// Records the verified key id on the scope.
+    fn set_key_id(&self, key_id: &str) {
+        self.span.record("key_id", airlock::events::escape_untrusted(key_id));
+    }
+
+    fn __enter__(mut slf: PyRefMut<'_, Self>) -> PyResult<PyRefMut<'_, Self>> {
+        if slf.entered.is_some() {
+            return Err(runtime("RequestScope is already entered"));
+        }
+        let entered = slf.span.clone().entered();
+        slf.entered = Some(entered);
+        Ok(slf)
+    }
+
+    #[pyo3(signature = (*_args))]
+    fn __exit__(&mut self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
+        self.entered = None;
+        false
+    }
+}
