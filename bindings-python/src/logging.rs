@@ -61,7 +61,7 @@ pub(crate) fn init_logging(
     keep_files: usize,
     file_mode: u32,
     file_stem: &str,
-) -> PyResult<LoggingHandle> {
+) -> PyResult<Py<LoggingHandle>> {
     guard(py, || {
         let max_age = Duration::try_from_secs_f64(max_age)
             .map_err(|_| PyValueError::new_err("max_age must be a non-negative number of seconds"))?;
@@ -79,7 +79,11 @@ pub(crate) fn init_logging(
         }
         let inner = airlock::init_logging(LoggingConfig::new(audit).filter(filter)).py(py)?;
         let writer = inner.writer();
-        Ok(LoggingHandle { inner, writer })
+        let handle = Bound::new(py, LoggingHandle { inner, writer })?;
+        // Lines are flushed as they are written; this also covers an interpreter exit that
+        // never garbage-collects the handle.
+        py.import("atexit")?.call_method1("register", (handle.getattr("flush")?,))?;
+        Ok(handle.unbind())
     })
 }
 
