@@ -233,3 +233,31 @@ def test_image_errors_are_typed(store: airlock.UploadStore) -> None:
         model.classify_stored(store, "../etc/passwd")
     with pytest.raises(airlock.NotFoundError):
         model.classify_stored(store, "missing.jpg")
+
+
+def test_a_worker_forked_while_the_master_loads_loads_on_its_own() -> None:
+    # gunicorn --preload forks workers from the master; if the master had started a load, its
+    # loader thread does not exist in the worker. The worker's handle must load by itself.
+    import subprocess
+    import sys
+    import textwrap
+
+    code = textwrap.dedent(
+        f"""
+        import os, airlock
+        model = airlock.Model({str(TESTDATA / "models" / "slow_chain.onnx")!r}, input_shape=[1, 64])
+        model.start_loading()
+        assert model.status().state == "loading"
+        pid = os.fork()
+        if pid == 0:
+            ok = model.status().state in ("not_loaded", "ready")
+            ok = ok and model.wait_ready(timeout=300).ready
+            ok = ok and abs(model.run([3.0] * 64)[0].data[0] - 0.5) < 1e-4
+            os._exit(0 if ok else 1)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        assert model.wait_ready(timeout=300).ready and model.load_attempts == 1
+        """
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
