@@ -128,8 +128,22 @@ def bench_classify() -> None:
         print(f"  {photo.name}: airlock {[round(s, 4) for s in ours]} onnxruntime {[round(s, 4) for s in theirs]}")
     a, b = alternate(lambda: [model.classify_image(d) for d in images],
                      lambda: [theirs_one(d) for d in images], 15)
-    ratio("classify: Airlock classify_image vs PIL + numpy + onnxruntime (per image, open-nsfw)",
+    ratio(f"classify: Airlock classify_image vs PIL + numpy + onnxruntime ({os.cpu_count()} threads; per image, open-nsfw)",
           a / len(images), b / len(images), "ms", 1e3)
+    # tract runs one inference on one thread; onnxruntime spreads one over every core. With
+    # one thread each, the comparison is per core (what a busy multi-worker server sees).
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+    a, b = alternate(lambda: [model.classify_image(d) for d in images],
+                     lambda: [theirs_one(d) for d in images], 15)
+    ratio("classify: Airlock classify_image vs PIL + numpy + onnxruntime (1 thread; per image, open-nsfw)",
+          a / len(images), b / len(images), "ms", 1e3)
+    decode_a, decode_b = alternate(lambda: [pre.tensor(d) for d in images],
+                                   lambda: [np.asarray(Image.open(io.BytesIO(d)).convert("RGB").resize((224, 224), Image.BILINEAR), dtype=np.float32) for d in images], 15)
+    ratio("preprocess only: ImagePreprocess.tensor vs PIL decode + resize + numpy (per image)",
+          decode_a / len(images), decode_b / len(images), "ms", 1e3)
 
 
 def bench_servers() -> None:
