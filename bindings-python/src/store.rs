@@ -278,9 +278,8 @@ impl Read for Source {
 /// file) are the caller's bug and surface as themselves; anything else (a client that went
 /// away) is `UploadAbortedError` chained to the original exception.
 fn read_failure(py: Python<'_>, source_error: PyErr, core: Option<airlock::Error>) -> PyErr {
-    if source_error.is_instance_of::<PyTypeError>(py)
-        || source_error.is_instance_of::<pyo3::exceptions::PyKeyboardInterrupt>(py)
-    {
+    // KeyboardInterrupt, SystemExit and other non-`Exception`s keep their meaning too.
+    if source_error.is_instance_of::<PyTypeError>(py) || !source_error.is_instance_of::<pyo3::exceptions::PyException>(py) {
         return source_error;
     }
     let core = core.unwrap_or_else(|| airlock::Error::UploadAborted {

@@ -290,3 +290,17 @@ def test_the_gil_is_released_while_saving(store_dir: pathlib.Path) -> None:
     # A bytes body is hashed and written without a single Python call: if the GIL were held,
     # the counter could not run at all until the save returned.
     assert progress_during(lambda: store.save("big.bin", body)) > 100
+
+
+class Interrupted(io.RawIOBase):
+    def readable(self) -> bool:
+        return True
+
+    def read(self, n: int = -1) -> bytes:
+        raise KeyboardInterrupt
+
+
+def test_ctrl_c_in_a_reader_stays_keyboard_interrupt(store: airlock.UploadStore, store_dir: pathlib.Path) -> None:
+    with pytest.raises(KeyboardInterrupt):
+        store.save("interrupted.bin", Interrupted())
+    assert entries(store_dir) == []
