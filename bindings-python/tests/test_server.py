@@ -15,6 +15,7 @@ from typing import Any, Dict, Iterator, List
 
 import pytest
 import requests
+import werkzeug.http
 
 import airlock
 from conftest import load_json, require_asset
@@ -172,6 +173,53 @@ def test_32_concurrent_classify_requests_while_the_model_loads(server: Server) -
              if any(json.loads(line)["action"] == "model_ready" for line in p.read_text().splitlines())]
     assert len(ready) >= 1
     session.delete(f"{server.base}/uploads/race.jpg", headers=key)
+
+
+def test_readyz_is_503_with_the_reason_until_the_model_is_ready(tmp_path: pathlib.Path) -> None:
+    # A deployment whose model file is not the pinned one: never ready, and /readyz says why,
+    # while liveness stays green (a restart would not fix it).
+    bad_model = tmp_path / "open-nsfw.onnx"
+    bad_model.write_bytes(b"not the pinned model")
+    s = start(tmp_path / "work", {"AIRLOCK_WORKERS": "1", "AIRLOCK_MODEL_LOAD": "lazy",
+                                  "AIRLOCK_MODEL": str(bad_model)})
+    try:
+        session = s.session()
+        first = session.get(f"{s.base}/readyz")
+        assert first.status_code == 503 and first.headers["Retry-After"] == "1"
+        assert first.json()["ready"] is False and first.json()["state"] in ("not_loaded", "loading", "failed")
+        deadline = time.monotonic() + 60
+        while True:
+            answer = session.get(f"{s.base}/readyz")
+            assert answer.status_code == 503, answer.text
+            if answer.json()["state"] == "failed":
+                break
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.1)
+        assert answer.json()["reason"] == "model_digest_mismatch", answer.text
+        assert session.get(f"{s.base}/healthz").status_code == 200
+    finally:
+        s.stop()
+
+
+def test_downloads_are_attachments_with_a_safe_disposition(server: Server) -> None:
+    session = server.session()
+    key = {"X-API-Key": server.key}
+    client_name = 'report"; filename*=UTF-8\'\'evil.html\r\nX-Injected: 1.txt'
+    response = session.post(f"{server.base}/uploads", headers=key,
+                            files=[("file", (client_name, b"hello", "text/plain"))])
+    stored = response.json()["results"][0]["stored"]
+    try:
+        answer = session.get(f"{server.base}/uploads/{urllib.parse.quote(stored)}")
+        assert answer.status_code == 200 and answer.content == b"hello"
+        disposition = answer.headers["Content-Disposition"]
+        assert "X-Injected" not in answer.headers and "\r" not in disposition and "\n" not in disposition
+        # Parsed as a browser would: an attachment whose one parameter is the stored name.
+        kind, params = werkzeug.http.parse_options_header(disposition)
+        assert (kind, params) == ("attachment", {"filename": stored}), disposition
+        assert answer.headers["X-Content-Type-Options"] == "nosniff"
+        assert answer.headers["Content-Type"] == "application/octet-stream"
+    finally:
+        session.delete(f"{server.base}/uploads/{urllib.parse.quote(stored)}", headers=key)
 
 
 def tls_socket(server: Server) -> ssl.SSLSocket:

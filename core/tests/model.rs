@@ -359,6 +359,11 @@ fn decompression_bombs_and_non_images_are_typed_errors() {
     let bomb = png_claiming(60_000, 60_000);
     let p = ImagePreprocess::new(8, 8);
     assert_eq!(p.tensor(&bomb).unwrap_err().code(), ErrorCode::ImageTooLarge);
+    // The same for JPEG: the frame header is read before any pixel memory is allocated.
+    assert_eq!(p.tensor(&jpeg_claiming(8, 8)).unwrap().len(), 8 * 8 * 3, "the unpatched JPEG decodes");
+    for (w, h) in [(60_000, 60_000), (65_000, 1), (1, 65_000)] {
+        assert_eq!(p.tensor(&jpeg_claiming(w, h)).unwrap_err().code(), ErrorCode::ImageTooLarge, "{w}x{h}");
+    }
     assert_eq!(p.tensor(b"<html></html>").unwrap_err().code(), ErrorCode::ImageDecode);
     assert_eq!(p.tensor(b"\x89PNG\r\n\x1a\ntruncated").unwrap_err().code(), ErrorCode::ImageDecode);
     let config = ModelOptions::for_images(ImagePreprocess::new(8, 8)); // shape [1, 8, 8, 3]
@@ -366,6 +371,19 @@ fn decompression_bombs_and_non_images_are_typed_errors() {
     assert_eq!(err.code(), ErrorCode::ModelFailed, "a [1,8,8,3] input does not fit the digits model");
     let mismatch = ModelOptions::new([1, 64]).preprocess(ImagePreprocess::new(8, 8));
     assert_eq!(Model::open_ambient(digits_path(), mismatch).unwrap_err().code(), ErrorCode::InvalidConfig);
+}
+
+/// A real 8×8 baseline JPEG whose frame header (SOF0) is patched to claim `width` × `height`.
+fn jpeg_claiming(width: u16, height: u16) -> Vec<u8> {
+    let img = image::RgbImage::from_pixel(8, 8, image::Rgb([200, 30, 90]));
+    let mut jpeg = std::io::Cursor::new(Vec::new());
+    img.write_to(&mut jpeg, image::ImageFormat::Jpeg).unwrap();
+    let mut jpeg = jpeg.into_inner();
+    let sof = jpeg.windows(2).position(|w| w == [0xff, 0xc0]).expect("a baseline frame header");
+    // FF C0, length (2), precision (1), height (2), width (2).
+    jpeg[sof + 5..sof + 7].copy_from_slice(&height.to_be_bytes());
+    jpeg[sof + 7..sof + 9].copy_from_slice(&width.to_be_bytes());
+    jpeg
 }
 
 fn crc32(data: &[u8]) -> u32 {
