@@ -8,8 +8,26 @@ use airlock::events::{AppEvent, Outcome};
 use airlock::{AuditConfig, AuditWriter, LoggingConfig};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyString;
 
 use crate::errors::{guard, runtime, IntoPy};
+
+/// Untrusted text bound for the audit trail. A Python `str` may hold lone surrogates, which are
+/// not UTF-8; they become U+FFFD here, as the audit schema replaces invalid UTF-8, so a hostile
+/// value never makes the audit call itself fail (and the event go missing).
+pub(crate) struct AuditText(String);
+
+impl<'a, 'py> FromPyObject<'a, 'py> for AuditText {
+    type Error = PyErr;
+
+    fn extract(obj: Borrowed<'a, 'py, PyAny>) -> PyResult<Self> {
+        Ok(AuditText(obj.cast::<PyString>()?.to_string_lossy().into_owned()))
+    }
+}
+
+fn text(value: &Option<AuditText>) -> Option<&str> {
+    value.as_ref().map(|t| t.0.as_str())
+}
 
 /// Returned by `init_logging`: the audit trail's counters and flush. Keep it for the life of
 /// the process; the audit file is flushed when it is garbage-collected.
@@ -36,6 +54,12 @@ impl LoggingHandle {
     /// Flushes the audit file.
     fn flush(&self, py: Python<'_>) {
         py.detach(|| self.inner.flush());
+    }
+
+    /// Writes this process's `shutdown` audit event (once) and flushes. Registered with
+    /// `atexit` by `init_logging`.
+    fn shutdown(&self, py: Python<'_>) {
+        py.detach(|| self.inner.shutdown());
     }
 
     fn __repr__(&self) -> String {
@@ -80,9 +104,9 @@ pub(crate) fn init_logging(
         let inner = airlock::init_logging(LoggingConfig::new(audit).filter(filter)).py(py)?;
         let writer = inner.writer();
         let handle = Bound::new(py, LoggingHandle { inner, writer })?;
-        // Lines are flushed as they are written; this also covers an interpreter exit that
-        // never garbage-collects the handle.
-        py.import("atexit")?.call_method1("register", (handle.getattr("flush")?,))?;
+        // Lines are flushed as they are written; at interpreter exit (also one that never
+        // garbage-collects the handle) each process writes its `shutdown` event.
+        py.import("atexit")?.call_method1("register", (handle.getattr("shutdown")?,))?;
         Ok(handle.unbind())
     })
 }
@@ -95,21 +119,29 @@ pub(crate) fn init_logging(
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn audit_event(
     py: Python<'_>,
-    action: &str,
-    outcome: &str,
-    reason: Option<&str>,
-    detail: Option<&str>,
-    request_id: Option<&str>,
-    client_ip: Option<&str>,
-    key_id: Option<&str>,
+    action: AuditText,
+    outcome: AuditText,
+    reason: Option<AuditText>,
+    detail: Option<AuditText>,
+    request_id: Option<AuditText>,
+    client_ip: Option<AuditText>,
+    key_id: Option<AuditText>,
 ) -> PyResult<()> {
     guard(py, || {
-        let outcome = match outcome {
+        let outcome = match outcome.0.as_str() {
             "success" => Outcome::Success,
             "failure" => Outcome::Failure,
             other => return Err(PyValueError::new_err(format!("outcome must be 'success' or 'failure', not {other:?}"))),
         };
-        let event = AppEvent { action, outcome, reason, detail, request_id, client_ip, key_id };
+        let event = AppEvent {
+            action: &action.0,
+            outcome,
+            reason: text(&reason),
+            detail: text(&detail),
+            request_id: text(&request_id),
+            client_ip: text(&client_ip),
+            key_id: text(&key_id),
+        };
         py.detach(|| airlock::events::record(&event));
         Ok(())
     })
@@ -130,13 +162,13 @@ pub(crate) struct RequestScope {
 impl RequestScope {
     #[new]
     #[pyo3(signature = (*, request_id = None, client_ip = None))]
-    fn new(request_id: Option<&str>, client_ip: Option<&str>) -> Self {
-        RequestScope { span: airlock::events::request_span(request_id, client_ip), entered: None }
+    fn new(request_id: Option<AuditText>, client_ip: Option<AuditText>) -> Self {
+        RequestScope { span: airlock::events::request_span(text(&request_id), text(&client_ip)), entered: None }
     }
 
     /// Records the verified key id on the scope.
-    fn set_key_id(&self, key_id: &str) {
-        self.span.record("key_id", airlock::events::escape_untrusted(key_id));
+    fn set_key_id(&self, key_id: AuditText) {
+        self.span.record("key_id", airlock::events::escape_untrusted(&key_id.0));
     }
 
     fn __enter__(mut slf: PyRefMut<'_, Self>) -> PyResult<PyRefMut<'_, Self>> {

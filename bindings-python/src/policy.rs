@@ -122,7 +122,9 @@ impl CorsDecision {
 impl CorsPolicy {
     #[new]
     #[pyo3(signature = (origins, *, allow_credentials = false, allow_methods = None, allow_headers = None,
-        expose_headers = None, max_age = airlock::DEFAULT_MAX_AGE, allow_private_network = false))]
+        expose_headers = None, max_age = airlock::DEFAULT_MAX_AGE, allow_private_network = false,
+        allow_private_network_origins = None))]
+    #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         origins: Vec<String>,
@@ -132,6 +134,7 @@ impl CorsPolicy {
         expose_headers: Option<Vec<String>>,
         max_age: u32,
         allow_private_network: bool,
+        allow_private_network_origins: Option<Vec<String>>,
     ) -> PyResult<Self> {
         guard(py, || {
             let mut builder = airlock::CorsPolicy::builder()
@@ -147,6 +150,9 @@ impl CorsPolicy {
             }
             if let Some(h) = expose_headers {
                 builder = builder.expose_headers(h);
+            }
+            if let Some(o) = allow_private_network_origins {
+                builder = builder.allow_private_network_origins(o);
             }
             Ok(CorsPolicy { inner: builder.build().py(py)? })
         })

@@ -71,6 +71,32 @@ def test_events_have_the_schema_and_request_fields(tmp_path: pathlib.Path) -> No
     assert by_action["upload_deleted"]["request_id"] == "req-1"
     refused = by_action["upload_refused"]
     assert refused["reason"] == "extension_not_allowed" and refused["request_id"] is None
+    # atexit wrote the process's shutdown event, last.
+    assert events[-1]["action"] == "shutdown" and [e["action"] for e in events].count("shutdown") == 1
+
+
+def test_lone_surrogates_are_replaced_not_raised(tmp_path: pathlib.Path) -> None:
+    """A str from a hostile header may hold lone surrogates (not UTF-8): the event is still
+    written, with U+FFFD in their place, instead of the audit call raising and the event
+    going missing."""
+    run(
+        """
+        import sys, pathlib, airlock
+        root = pathlib.Path(sys.argv[1])
+        airlock.init_logging(root / "audit")
+        bad = "evil\\udcff\\r\\nname"
+        with airlock.RequestScope(request_id=bad, client_ip="\\ud800") as scope:
+            scope.set_key_id(bad)
+            airlock.audit_event(bad, "failure", reason=bad, detail=bad)
+        """,
+        tmp_path,
+    )
+    (audit,) = (tmp_path / "audit").iterdir()
+    (event,) = [e for e in records(audit) if e["outcome"] == "failure"]
+    for value in (event["action"], event["reason"], event["request_id"], event["key_id"], event["fields"]["detail"]):
+        assert value.startswith("evil\ufffd") and "\r" not in value and "\n" not in value, value
+        assert value.endswith("name") and "\udcff" not in value, value
+    assert set(event["client_ip"]) == {"\ufffd"}
 
 
 def test_hostile_text_cannot_forge_lines(tmp_path: pathlib.Path) -> None:
@@ -85,7 +111,7 @@ def test_hostile_text_cannot_forge_lines(tmp_path: pathlib.Path) -> None:
         airlock.init_logging(root / "audit")
         store = airlock.UploadStore(root / "store", create_dir=True, allowed_extensions=["png"], durability="none")
         policy = airlock.CorsPolicy(["https://app.example.com"])
-        expected = 0
+        expected = 2  # the policy's config_loaded, and shutdown at exit
         for name in inputs["names"]:
             try:
                 store.save(name, b"not a png")
@@ -109,7 +135,7 @@ def test_hostile_text_cannot_forge_lines(tmp_path: pathlib.Path) -> None:
     # One line per event emitted, nothing more: no hostile text started a line of its own.
     assert len(events) == expected
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
-    assert {e["outcome"] for e in events} == {"failure"}
+    assert [e["action"] for e in events if e["outcome"] != "failure"] == ["config_loaded", "shutdown"]
     for e in events:
         for value in (e["action"], e["reason"], e["request_id"], e["client_ip"]):
             assert value is None or all(c >= " " and c != "\x7f" for c in value)
@@ -152,5 +178,6 @@ def test_a_forked_child_writes_its_own_file(tmp_path: pathlib.Path) -> None:
     files = {int(p.name.split(".")[1]): records(p) for p in (tmp_path / "audit").iterdir()}
     assert len(files) == 2
     actions = sorted([e["action"] for e in events] for events in files.values())
-    assert actions == [["before_fork", "in_parent"], ["in_child"]]
+    # The child left with os._exit (no atexit), the parent wrote its shutdown event.
+    assert actions == [["before_fork", "in_parent", "shutdown"], ["in_child"]]
     assert all(events[0]["seq"] == 1 for events in files.values())

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import pathlib
-from typing import Any, Dict
+from typing import Any, Dict, Optional
 
 import pytest
 
@@ -120,3 +120,18 @@ def test_cors_config_errors_are_precise() -> None:
     assert not p.decide("https://app.example.com\ud800", "GET")
     assert p.decide("https://app.example.com", "GET").reason == "allowed"
     assert "<CorsDecision allowed" in repr(p.decide("https://app.example.com", "GET"))
+
+
+def test_private_network_access_per_origin() -> None:
+    p = airlock.CorsPolicy(["https://app.example.com", "https://router.example.com"],
+                           allow_private_network_origins=["https://router.example.com"])
+
+    def pna(origin: str) -> Optional[str]:
+        decision = p.decide(origin, "GET", preflight=True, private_network=True)
+        assert decision.allowed
+        return decision.header("Access-Control-Allow-Private-Network")
+
+    assert pna("https://router.example.com") == "true"
+    assert pna("https://app.example.com") is None
+    with pytest.raises(airlock.InvalidConfigError, match="not an allowed CORS origin"):
+        airlock.CorsPolicy(["https://app.example.com"], allow_private_network_origins=["https://x.example.com"])

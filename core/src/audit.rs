@@ -9,8 +9,10 @@
 //! * [`AuditWriter`] — the file: `{dir}/{stem}.{pid}.jsonl`, rotated by size and age, synchronous
 //!   (never silently lossy: a failed write is counted and the line goes to stderr), reopened for
 //!   the new pid after `fork`.
-//! * [`init_logging`] — installs the global subscriber: an operational JSON log on stderr plus
-//!   the audit layer.
+//! * [`OperationalLayer`] — the operational log: every other event as one JSON line, with the
+//!   same escaping and redaction.
+//! * [`init_logging`] — installs the global subscriber: the operational log on stderr plus the
+//!   audit layer.
 //!
 //! ```
 //! # let dir = tempfile::tempdir()?;
@@ -134,7 +136,9 @@ impl AuditConfig {
         self
     }
 
-    /// Number of rotated files kept per process (the oldest are removed).
+    /// Number of rotated files kept per process (the oldest are removed). Files of processes
+    /// that have exited (a restarted worker's) are removed once they are older than
+    /// `keep_files × max_age`, the span a running process keeps.
     pub fn keep_files(mut self, n: usize) -> Self {
         self.keep_files = n;
         self
@@ -300,8 +304,45 @@ impl OpenFile {
     }
 }
 
+/// Removes the audit files of processes that have exited and that are older than the retention
+/// span (`keep_files × max_age`).
+///
+/// Why: rotation and its count limit are per process, so each restarted worker of a pre-fork
+/// server would otherwise leave its files behind forever. A file whose pid is alive (or whose
+/// pid was reused) is never touched: one process never removes another's current trail.
+fn prune_exited(config: &AuditConfig, own_pid: u32) {
+    let retention = config.max_age.saturating_mul(u32::try_from(config.keep_files).unwrap_or(u32::MAX));
+    let Ok(entries) = std::fs::read_dir(&config.dir) else { return };
+    let prefix = format!("{}.", config.file_stem);
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(&prefix)) else { continue };
+        // `{pid}.jsonl` or a rotated `{pid}.jsonl.{n}`.
+        let Some((pid, suffix)) = rest.split_once('.') else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        if !(suffix == "jsonl" || suffix.strip_prefix("jsonl.").is_some_and(|n| n.parse::<u32>().is_ok())) {
+            continue;
+        }
+        if pid == own_pid || process_exists(pid) {
+            continue;
+        }
+        let Ok(meta) = entry.metadata() else { continue };
+        let old = meta.modified().ok().and_then(|m| m.elapsed().ok()).is_some_and(|age| age > retention);
+        if meta.is_file() && old {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+fn process_exists(pid: u32) -> bool {
+    let Some(pid) = i32::try_from(pid).ok().and_then(rustix::process::Pid::from_raw) else { return true };
+    // Signal 0 checks existence only; EPERM means it exists under another user.
+    !matches!(rustix::process::test_kill_process(pid), Err(rustix::io::Errno::SRCH))
+}
+
 fn open_file(config: &AuditConfig, pid: u32) -> Result<OpenFile> {
     std::fs::create_dir_all(&config.dir).map_err(|e| Error::io("create audit directory", e))?;
+    prune_exited(config, pid);
     let path = config.path_for_pid(pid);
     let mut options = OpenOptions::new();
     options.read(true).create(true).append(true).mode(config.file_mode);
@@ -389,6 +430,24 @@ impl Visit for Collect {
 
 /// `request_id`, `client_ip` and `key_id` recorded on a span, kept in its extensions.
 struct SpanFields(Vec<(&'static str, Value)>);
+
+/// Fills `record`'s unset (or null) span fields from the spans around `event`, innermost
+/// first. The fields were collected by the [`AuditLayer`] when each span was created.
+fn fill_span_fields<S>(record: &mut Map<String, Value>, event: &Event<'_>, ctx: &Context<'_, S>)
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    let Some(scope) = ctx.event_scope(event) else { return };
+    for span in scope {
+        let ext = span.extensions();
+        let Some(SpanFields(values)) = ext.get::<SpanFields>() else { continue };
+        for (name, value) in values {
+            if record.get(*name).is_none_or(Value::is_null) {
+                record.insert((*name).to_owned(), value.clone());
+            }
+        }
+    }
+}
 
 /// A `tracing_subscriber` layer writing audit events ([`AUDIT_TARGET`]) to an [`AuditWriter`].
 ///
@@ -479,18 +538,93 @@ where
         record.insert("fields".to_owned(), Value::Object(fields));
 
         // Span fields fill in what the event did not set, innermost span first.
-        if let Some(scope) = ctx.event_scope(event) {
-            for span in scope {
-                let ext = span.extensions();
-                let Some(SpanFields(values)) = ext.get::<SpanFields>() else { continue };
-                for (name, value) in values {
-                    if record.get(*name).is_none_or(Value::is_null) {
-                        record.insert((*name).to_owned(), value.clone());
-                    }
-                }
+        fill_span_fields(&mut record, event, &ctx);
+        self.writer.write_record(record);
+    }
+}
+
+/// The operational log: every event that is not an audit event, as one JSON line
+/// (`ts`, `level`, `target`, `message`, `fields`, and the request fields of the enclosing
+/// [`events::request_span`](crate::events::request_span) when there is one).
+///
+/// Why not tracing-subscriber's own JSON formatter: it writes field values as they are, so an
+/// application's `api_key = …` field, or a client name with bidi controls, would reach the
+/// operational log unredacted and unescaped. This layer applies the audit trail's rules to
+/// every field: secret-looking names are redacted ([`is_secret_field`]) and text is escaped and
+/// cut ([`escape_untrusted`]). Unlike the audit trail it is best effort: a failed write is lost.
+///
+/// Span fields come from the [`AuditLayer`]'s records, so install both (as [`init_logging`]
+/// does) to get `request_id` and `client_ip` here.
+///
+/// ```
+/// use tracing_subscriber::layer::SubscriberExt;
+/// use std::sync::{Arc, Mutex};
+/// #[derive(Clone, Default)]
+/// struct Buffer(Arc<Mutex<Vec<u8>>>);
+/// impl std::io::Write for Buffer {
+///     fn write(&mut self, b: &[u8]) -> std::io::Result<usize> { self.0.lock().unwrap().write(b) }
+///     fn flush(&mut self) -> std::io::Result<()> { Ok(()) }
+/// }
+/// let out = Buffer::default();
+/// let sink = out.clone();
+/// let layer = airlock::audit::OperationalLayer::new(move || sink.clone());
+/// tracing::subscriber::with_default(tracing_subscriber::registry().with(layer), || {
+///     tracing::info!(db_password = "hunter2", user = "a\r\nforged", "connected");
+/// });
+/// let text = String::from_utf8(out.0.lock().unwrap().clone()).unwrap();
+/// assert_eq!(text.lines().count(), 1);
+/// assert!(!text.contains("hunter2") && text.contains("[redacted]"));
+/// ```
+pub struct OperationalLayer<W> {
+    make_writer: W,
+}
+
+impl<W> fmt::Debug for OperationalLayer<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OperationalLayer").finish_non_exhaustive()
+    }
+}
+
+impl<W> OperationalLayer<W>
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    /// A layer writing each line to a fresh writer from `make_writer` (`std::io::stderr`, say).
+    pub fn new(make_writer: W) -> Self {
+        OperationalLayer { make_writer }
+    }
+}
+
+impl<S, W> Layer<S> for OperationalLayer<W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        let meta = event.metadata();
+        if meta.target() == AUDIT_TARGET {
+            return;
+        }
+        let mut c = Collect::default();
+        event.record(&mut c);
+        let mut record = Map::new();
+        record.insert("ts".to_owned(), Value::from(rfc3339_millis(SystemTime::now())));
+        record.insert("level".to_owned(), Value::from(meta.level().as_str()));
+        record.insert("target".to_owned(), Value::from(meta.target()));
+        let mut fields = Map::new();
+        for (name, value) in c.values {
+            if name == "message" {
+                record.insert(name.to_owned(), value);
+            } else {
+                fields.insert(name.to_owned(), value);
             }
         }
-        self.writer.write_record(record);
+        record.insert("fields".to_owned(), Value::Object(fields));
+        fill_span_fields(&mut record, event, &ctx);
+        let Ok(mut line) = serde_json::to_string(&Value::Object(record)) else { return };
+        line.push('\n');
+        // One write per line, so concurrent events never interleave within a line.
+        let _ = self.make_writer.make_writer_for(meta).write_all(line.as_bytes());
     }
 }
 
@@ -551,10 +685,13 @@ impl LoggingConfig {
     }
 }
 
-/// Returned by [`init_logging`]; flushes the audit file when dropped.
+/// Returned by [`init_logging`]; writes the `shutdown` audit event and flushes the audit file
+/// when dropped (or at [`LoggingHandle::shutdown`]).
 #[derive(Debug)]
 pub struct LoggingHandle {
     writer: Arc<AuditWriter>,
+    /// The pid that wrote `shutdown`: a forked child inherits the handle but has not shut down.
+    shut_down_by: AtomicU64,
 }
 
 impl LoggingHandle {
@@ -572,11 +709,22 @@ impl LoggingHandle {
     pub fn writer(&self) -> Arc<AuditWriter> {
         Arc::clone(&self.writer)
     }
+
+    /// Writes the `shutdown` audit event and flushes: call it as the process exits (Python
+    /// does, through `atexit`). Once per process; later calls only flush. Each process of a
+    /// pre-fork server writes its own, in its own file.
+    pub fn shutdown(&self) {
+        let pid = u64::from(std::process::id());
+        if self.shut_down_by.swap(pid, Ordering::SeqCst) != pid {
+            crate::events::shutdown();
+        }
+        self.writer.flush();
+    }
 }
 
 impl Drop for LoggingHandle {
     fn drop(&mut self) {
-        self.writer.flush();
+        self.shutdown();
     }
 }
 
@@ -609,14 +757,11 @@ pub fn init_logging(config: LoggingConfig) -> Result<LoggingHandle> {
     })?;
     let layer = AuditLayer::new(config.audit)?;
     let writer = layer.writer();
-    let operational = tracing_subscriber::fmt::layer()
-        .json()
-        .with_writer(std::io::stderr)
-        .with_filter(filter);
+    let operational = OperationalLayer::new(std::io::stderr).with_filter(filter);
     let subscriber = tracing_subscriber::registry().with(operational).with(layer);
     if INITIALISED.swap(true, Ordering::SeqCst) {
         return Err(already());
     }
     tracing::subscriber::set_global_default(subscriber).map_err(|_| already())?;
-    Ok(LoggingHandle { writer })
+    Ok(LoggingHandle { writer, shut_down_by: AtomicU64::new(0) })
 }

@@ -120,6 +120,25 @@ pub(crate) fn keys_rejected(variable: &str, error: &Error) {
         "API key file change refused; the previous keys stay active");
 }
 
+/// A configuration refused at load time (`component`: the key variable, or `cors`), so a
+/// server that fails to start leaves the reason in the audit trail, not only on its console.
+pub(crate) fn config_rejected(component: &str, error: &Error) {
+    tracing::error!(target: AUDIT_TARGET, action = "config_rejected", outcome = "failure",
+        reason = error.code().as_str(), variable = %escape_untrusted(component),
+        detail = %escape_untrusted(&error.to_string()), "configuration refused");
+}
+
+pub(crate) fn cors_loaded(exact: usize, wildcards: usize, any_origin: bool, credentials: bool) {
+    tracing::info!(target: AUDIT_TARGET, action = "config_loaded", outcome = "success",
+        variable = "cors", exact_origins = exact as u64, wildcard_origins = wildcards as u64,
+        any_origin, credentials, "CORS policy loaded");
+}
+
+/// The audit trail's last event of a process, written by [`crate::LoggingHandle::shutdown`].
+pub(crate) fn shutdown() {
+    tracing::info!(target: AUDIT_TARGET, action = "shutdown", outcome = "success", "shutting down");
+}
+
 pub(crate) fn weak_key_accepted(variable: &str, key_id: &str, rule: &'static str) {
     tracing::warn!(target: AUDIT_TARGET, action = "config_weak_key", outcome = "warning",
         reason = rule, variable, key_id, "weak API key accepted because this is not production");

@@ -48,6 +48,7 @@ mod store;
 
 pub use audit::{
     init_logging, AuditConfig, AuditLayer, AuditWriter, LoggingConfig, LoggingHandle,
+    OperationalLayer,
 };
 pub use cors::{
     CorsDecision, CorsPolicy, CorsPolicyBuilder, CorsReason, CorsRequest, DEFAULT_MAX_AGE,

@@ -243,6 +243,37 @@ fn all_seqs(files: &[PathBuf]) -> Vec<u64> {
     seqs
 }
 
+/// Regression: rotation's count limit is per process, so each restarted gunicorn worker left
+/// its files behind for ever. Files of exited processes now go once older than the retention
+/// span (`keep_files × max_age`); files of live processes are never touched.
+#[test]
+fn files_of_exited_processes_are_removed_after_the_retention_span() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut child = Command::new("true").spawn().unwrap();
+    let dead = child.id();
+    child.wait().unwrap();
+    let month_ago = std::time::SystemTime::now() - Duration::from_secs(30 * 24 * 3600);
+    let plant = |name: String, old: bool| {
+        let path = tmp.path().join(name);
+        let file = std::fs::File::create(&path).unwrap();
+        if old {
+            file.set_modified(month_ago).unwrap();
+        }
+        path
+    };
+    let dead_old = [plant(format!("audit.{dead}.jsonl"), true), plant(format!("audit.{dead}.jsonl.3"), true)];
+    let dead_recent = plant(format!("audit.{dead}.jsonl.1"), false);
+    let alive_old = plant("audit.1.jsonl".to_owned(), true); // pid 1 always exists
+    let other_old = [plant(format!("other.{dead}.jsonl"), true), plant(format!("audit.{dead}.txt"), true)];
+    let config = AuditConfig::new(tmp.path()).max_age(Duration::from_secs(24 * 3600)).keep_files(7);
+    let writer = AuditWriter::open(config).unwrap();
+    for p in &dead_old {
+        assert!(!p.exists(), "{p:?} outlived the retention span");
+    }
+    assert!(dead_recent.exists() && alive_old.exists() && writer.path().exists());
+    assert!(other_old.iter().all(|p| p.exists()), "only this stem's audit files are pruned");
+}
+
 #[test]
 fn size_rotation_keeps_every_line_with_mode_0600() {
     let tmp = tempfile::tempdir().unwrap();
@@ -368,7 +399,8 @@ fn child_global_init() {
     let handle = airlock::init_logging(config.clone()).expect("first init");
     let again = airlock::init_logging(config).unwrap_err();
     assert_eq!(again.code(), airlock::ErrorCode::InvalidConfig);
-    tracing::info!(target: "myapp", "operational hello");
+    tracing::info!(target: "myapp", api_key = "alk_leaky_operational", user = "a\u{202e}\r\nb",
+        "operational hello");
     tracing::debug!(target: "myapp", "operational debug hidden");
     tracing::info!(target: AUDIT, action = "startup", outcome = "success", "global marker");
     handle.flush();
@@ -389,13 +421,56 @@ fn global_init_writes_both_streams_and_refuses_a_second_init() {
     )
     .expect("operational log is JSON");
     assert_eq!(op["level"], "INFO");
+    assert_eq!(op["target"], "myapp");
+    // The operational log redacts and escapes like the audit trail.
+    assert!(!stderr.contains("alk_leaky_operational"), "{stderr}");
+    assert_eq!(op["fields"]["api_key"], "[redacted]");
+    let user = op["fields"]["user"].as_str().unwrap();
+    assert!(!user.contains('\u{202e}') && !user.contains('\n') && user.contains("\\u{202e}"), "{user}");
     let files = audit_files(tmp.path());
     assert_eq!(files.len(), 1, "{files:?}");
     let lines = read_lines(&files[0]);
-    assert_eq!(lines.len(), 1);
-    assert_eq!(lines[0]["action"], "startup");
+    let actions: Vec<&str> = lines.iter().map(|l| l["action"].as_str().unwrap()).collect();
+    // Dropping the handle wrote the shutdown event, once, after everything else.
+    assert_eq!(actions, ["startup", "shutdown"]);
     assert_eq!(lines[0]["app"], "svc");
     assert_eq!(lines[0]["seq"], 1);
+    assert_eq!(lines[1]["seq"], 2);
+}
+
+#[test]
+fn configuration_outcomes_are_audit_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let key = airlock::generate_key();
+    let (writer, emitted, ()) = with_audit(AuditConfig::new(tmp.path()), || {
+        CorsPolicy::builder().allow_origins(["https://app.example.com", "https://*.example.com"])
+            .build().unwrap();
+        assert!(CorsPolicy::builder().allow_origins(["https://*example.com"]).build().is_err());
+        assert!(CorsPolicy::builder().allow_origins(["*"]).allow_credentials(true).build().is_err());
+        let lookup = |v: &str| (v == "API_KEY").then(|| "changeme".into());
+        assert!(airlock::KeyRing::from_lookup("API_KEY", Default::default(), lookup).is_err());
+        let lookup = |v: &str| (v == "API_KEY").then(|| format!("ops:{key}").into());
+        airlock::KeyRing::from_lookup("API_KEY", Default::default(), lookup).unwrap();
+    });
+    let lines = read_lines(&writer.path());
+    assert_eq!(lines.len() as u64, emitted);
+    let seen: Vec<(&str, &str, &str)> = lines
+        .iter()
+        .map(|l| (l["action"].as_str().unwrap(), l["fields"]["variable"].as_str().unwrap(),
+            l["reason"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(seen, [
+        ("config_loaded", "cors", ""),
+        ("config_rejected", "cors", "invalid_config"),
+        ("config_rejected", "cors", "invalid_config"),
+        ("config_rejected", "API_KEY", "invalid_config"),
+        ("config_loaded", "API_KEY", ""),
+    ]);
+    assert_eq!(lines[0]["fields"]["exact_origins"], 1);
+    assert_eq!(lines[0]["fields"]["wildcard_origins"], 1);
+    assert!(lines[1]["fields"]["detail"].as_str().unwrap().contains("*example.com"));
+    let raw = std::fs::read_to_string(writer.path()).unwrap();
+    assert!(!raw.contains("changeme") && !raw.contains(&key[4..]), "{raw}");
 }
 
 /// Regression: a refusal after the name check (size, content, a failing reader, an abandoned

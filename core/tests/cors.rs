@@ -186,3 +186,63 @@ fn exposed_headers_only_on_allowed_actual_requests() {
     assert_eq!(ask("https://evil.example.net", false).header("Access-Control-Expose-Headers"), None);
     assert!(CorsPolicy::builder().expose_headers(["bad header"]).build().is_err());
 }
+
+#[test]
+fn private_network_access_per_origin() {
+    let policy = CorsPolicy::builder()
+        .allow_origins(["https://app.example.com", "https://*.devices.example.com", "http://[::1]:8080"])
+        .allow_private_network_origins(["https://*.devices.example.com", "http://[::1]:8080"])
+        .build()
+        .unwrap();
+    let pna = |origin: &str, private_network: bool| {
+        let d = policy.decide(&CorsRequest {
+            origin: Some(origin),
+            method: "GET",
+            request_headers: &[],
+            preflight: true,
+            private_network,
+        });
+        assert!(d.is_allowed(), "{origin}");
+        d.header("Access-Control-Allow-Private-Network").map(str::to_owned)
+    };
+    assert_eq!(pna("https://cam.devices.example.com", true).as_deref(), Some("true"));
+    assert_eq!(pna("http://[::1]:8080", true).as_deref(), Some("true"));
+    // Allowed for CORS but not opted in to Private Network Access.
+    assert_eq!(pna("https://app.example.com", true), None);
+    // Not asked for: never volunteered.
+    assert_eq!(pna("https://cam.devices.example.com", false), None);
+    // Never answered before the origin check.
+    let refused = policy.decide(&CorsRequest {
+        origin: Some("https://cam.evil.example"),
+        method: "GET",
+        request_headers: &[],
+        preflight: true,
+        private_network: true,
+    });
+    assert!(!refused.is_allowed() && refused.header("Access-Control-Allow-Private-Network").is_none());
+
+    let err = |b: airlock::CorsPolicyBuilder| b.build().unwrap_err().to_string();
+    let base = || CorsPolicy::builder().allow_origins(["https://app.example.com"]);
+    assert!(err(base().allow_private_network_origins(["https://other.example.com"]))
+        .contains("\"https://other.example.com\" is not an allowed CORS origin"));
+    assert!(err(base().allow_private_network_origins(["https://*.example.com"]))
+        .contains("is not an allowed CORS origin"));
+    assert!(err(base().allow_private_network_origins(["null"])).contains("Private Network Access origin \"null\""));
+    assert!(err(base().allow_private_network_origins(["*"])).contains("every origin"));
+    assert!(err(base().allow_private_network(true).allow_private_network_origins(["https://app.example.com"]))
+        .contains("not both"));
+    // An exact origin covered by an allowed wildcard may be opted in on its own.
+    let covered = CorsPolicy::builder()
+        .allow_origins(["https://*.example.com"])
+        .allow_private_network_origins(["https://router.example.com"])
+        .build()
+        .unwrap();
+    let d = covered.decide(&CorsRequest {
+        origin: Some("https://router.example.com"),
+        method: "GET",
+        request_headers: &[],
+        preflight: true,
+        private_network: true,
+    });
+    assert_eq!(d.header("Access-Control-Allow-Private-Network"), Some("true"));
+}

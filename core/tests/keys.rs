@@ -114,8 +114,11 @@ fn key_files_are_checked_on_the_opened_descriptor() {
         let e = file_ring(&p).unwrap_err().to_string();
         assert!(e.contains(why) && e.contains("API_KEY_FILE"), "{e}");
     }
-    let p = key_file(dir.path(), key.as_bytes(), 0o620);
-    assert!(file_ring(&p).unwrap_err().to_string().contains("writable by group or others"));
+    for mode in [0o620, 0o602, 0o622] {
+        let p = key_file(dir.path(), key.as_bytes(), mode);
+        let e = file_ring(&p).unwrap_err().to_string();
+        assert!(e.contains("writable by group or others"), "{mode:o}: {e}");
+    }
     let p = key_file(dir.path(), &vec![b'a'; 70_000], 0o600);
     assert!(file_ring(&p).unwrap_err().to_string().contains("64 KiB"));
     assert!(file_ring(dir.path()).unwrap_err().to_string().contains("not a regular file"));
@@ -201,6 +204,8 @@ fn no_key_appears_in_any_log_line_error_or_debug_output() {
     let logs = String::from_utf8(capture.0.lock().unwrap().clone()).unwrap();
     assert!(logs.contains("authn_token_fail") && logs.contains("authn_token_verified"), "{logs}");
     assert!(logs.contains("config_weak_key"), "{logs}");
+    // Refused at load time: the reason is in the audit trail, the key is not.
+    assert!(logs.contains("config_rejected") && logs.contains("refused in production"), "{logs}");
     for text in said.iter().chain(std::iter::once(&logs)) {
         assert!(!text.contains(&good[4..]), "key leaked: {text}");
         assert!(!text.contains(weak), "key leaked: {text}");

@@ -204,6 +204,7 @@ class CorsPolicy:
         expose_headers: Optional[Sequence[str]] = None,
         max_age: int = ...,
         allow_private_network: bool = False,
+        allow_private_network_origins: Optional[Sequence[str]] = None,
     ) -> CorsPolicy: ...
     def decide(
         self,
@@ -223,6 +224,7 @@ class LoggingHandle:
     @property
     def audit_path(self) -> str: ...
     def flush(self) -> None: ...
+    def shutdown(self) -> None: ...
 
 def init_logging(
     audit_dir: _Path,

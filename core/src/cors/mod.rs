@@ -52,7 +52,16 @@ pub struct CorsPolicy {
     headers: HashSet<String>,
     expose_headers: String,
     max_age: u32,
-    private_network: bool,
+    private_network: PrivateNetwork,
+}
+
+/// Which allowed origins get Private Network Access.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum PrivateNetwork {
+    Off,
+    EveryAllowedOrigin,
+    /// Canonical exact origins and wildcard parent keys, as in the policy's own sets.
+    Only { exact: HashSet<String>, wildcards: HashSet<String> },
 }
 
 impl fmt::Debug for CorsPolicy {
@@ -77,6 +86,7 @@ pub struct CorsPolicyBuilder {
     expose_headers: Vec<String>,
     max_age: u32,
     private_network: bool,
+    private_network_origins: Option<Vec<String>>,
 }
 
 /// One request, as the decision function sees it.
@@ -171,6 +181,7 @@ impl CorsPolicy {
             expose_headers: Vec::new(),
             max_age: DEFAULT_MAX_AGE,
             private_network: false,
+            private_network_origins: None,
         }
     }
 
@@ -193,6 +204,7 @@ impl CorsPolicy {
     /// [`CorsPolicy::decide`] without the audit event (for benchmarks and dry runs).
     pub fn decide_quietly(&self, request: &CorsRequest<'_>) -> CorsDecision {
         let Some(raw) = request.origin else { return self.refuse(CorsReason::NoOrigin) };
+        let mut private_network = false;
         let allow_origin = if self.any_origin {
             // A public API: the literal `*`, never a reflected origin, never with credentials.
             "*".to_owned()
@@ -204,11 +216,18 @@ impl CorsPolicy {
                 return self.refuse(CorsReason::MalformedOrigin);
             };
             let canonical = origin.to_string();
-            let listed = self.exact.contains(&canonical)
-                || origin.parent_key().is_some_and(|k| self.wildcards.contains(&k));
-            if !listed {
+            let parent = origin.parent_key();
+            let listed_in = |exact: &HashSet<String>, wildcards: &HashSet<String>| {
+                exact.contains(&canonical) || parent.as_ref().is_some_and(|k| wildcards.contains(k))
+            };
+            if !listed_in(&self.exact, &self.wildcards) {
                 return self.refuse(CorsReason::OriginNotAllowed);
             }
+            private_network = match &self.private_network {
+                PrivateNetwork::Off => false,
+                PrivateNetwork::EveryAllowedOrigin => true,
+                PrivateNetwork::Only { exact, wildcards } => listed_in(exact, wildcards),
+            };
             canonical
         };
         let mut headers = Vec::with_capacity(7);
@@ -236,8 +255,9 @@ impl CorsPolicy {
                 headers.push(("Access-Control-Allow-Headers", requested.join(", ")));
             }
             headers.push(("Access-Control-Max-Age", self.max_age.to_string()));
-            // Answered only after the origin check, and only when enabled (CVE-2024-6221).
-            if request.private_network && self.private_network {
+            // Answered only after the origin check, and only for origins it is enabled for
+            // (CVE-2024-6221).
+            if request.private_network && private_network {
                 headers.push(("Access-Control-Allow-Private-Network", "true".to_owned()));
             }
         } else if !self.expose_headers.is_empty() {
@@ -307,16 +327,56 @@ impl CorsPolicyBuilder {
         self
     }
 
-    /// Answer Private Network Access preflights from allowed origins (off by default).
+    /// Answer Private Network Access preflights from every allowed origin (off by default).
+    /// To allow it for some origins only, use
+    /// [`CorsPolicyBuilder::allow_private_network_origins`].
     pub fn allow_private_network(mut self, on: bool) -> Self {
         self.private_network = on;
+        self
+    }
+
+    /// Answer Private Network Access preflights only from these origins (exact or one-label
+    /// wildcards, as in [`CorsPolicyBuilder::allow_origins`]). Each must also be an allowed
+    /// origin; `build` refuses one that is not, since it could never be answered.
+    ///
+    /// ```
+    /// let policy = airlock::CorsPolicy::builder()
+    ///     .allow_origins(["https://app.example.com", "https://router.example.com"])
+    ///     .allow_private_network_origins(["https://router.example.com"])
+    ///     .build()?;
+    /// let ask = |origin| policy.decide_quietly(&airlock::CorsRequest {
+    ///     origin: Some(origin), method: "GET", request_headers: &[],
+    ///     preflight: true, private_network: true,
+    /// });
+    /// assert_eq!(ask("https://router.example.com").header("Access-Control-Allow-Private-Network"), Some("true"));
+    /// assert_eq!(ask("https://app.example.com").header("Access-Control-Allow-Private-Network"), None);
+    /// # Ok::<(), airlock::Error>(())
+    /// ```
+    pub fn allow_private_network_origins<I, S>(mut self, origins: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.private_network_origins
+            .get_or_insert_with(Vec::new)
+            .extend(origins.into_iter().map(|s| s.as_ref().to_owned()));
         self
     }
 
     /// Validates and normalises everything. Refused with [`Error::InvalidConfig`], naming the
     /// entry and the reason: `null`, `*` with credentials or with other entries, partial-label
     /// wildcards, paths, userinfo, non-http(s) schemes, invalid methods or header names.
+    /// Either way the outcome is an audit event (`config_loaded` or `config_rejected`).
     pub fn build(self) -> Result<CorsPolicy> {
+        let built = self.validate();
+        match &built {
+            Ok(p) => events::cors_loaded(p.exact.len(), p.wildcards.len(), p.any_origin, p.credentials),
+            Err(e) => events::config_rejected("cors", e),
+        }
+        built
+    }
+
+    fn validate(self) -> Result<CorsPolicy> {
         let bad = |reason: String| Err(Error::InvalidConfig { reason });
         let mut policy = CorsPolicy {
             any_origin: false,
@@ -328,7 +388,11 @@ impl CorsPolicyBuilder {
             headers: HashSet::new(),
             expose_headers: String::new(),
             max_age: self.max_age,
-            private_network: self.private_network,
+            private_network: if self.private_network {
+                PrivateNetwork::EveryAllowedOrigin
+            } else {
+                PrivateNetwork::Off
+            },
         };
         for raw in &self.origins {
             let shown = events::escape_untrusted(raw);
@@ -347,7 +411,43 @@ impl CorsPolicyBuilder {
         if policy.any_origin && (!policy.exact.is_empty() || !policy.wildcards.is_empty()) {
             return bad("CORS origin \"*\" must be the only entry".into());
         }
-        if policy.any_origin && policy.private_network {
+        if let Some(entries) = &self.private_network_origins {
+            if self.private_network {
+                return bad("Private Network Access: set either every allowed origin or a list of \
+                            origins, not both"
+                    .into());
+            }
+            let (mut exact, mut wildcards) = (HashSet::new(), HashSet::new());
+            for raw in entries {
+                let shown = events::escape_untrusted(raw);
+                let listed = match origin::parse_config(raw) {
+                    Ok(Entry::Exact(o)) => {
+                        let key = o.to_string();
+                        let ok = policy.exact.contains(&key)
+                            || o.parent_key().is_some_and(|k| policy.wildcards.contains(&k));
+                        exact.insert(key);
+                        ok
+                    }
+                    Ok(Entry::Wildcard(o)) => {
+                        let key = o.to_string();
+                        let ok = policy.wildcards.contains(&key);
+                        wildcards.insert(key);
+                        ok
+                    }
+                    Ok(Entry::Any) => {
+                        return bad("Private Network Access cannot be allowed for every origin".into())
+                    }
+                    Err(why) => return bad(format!("Private Network Access origin \"{shown}\": {why}")),
+                };
+                if !listed {
+                    return bad(format!(
+                        "Private Network Access origin \"{shown}\" is not an allowed CORS origin"
+                    ));
+                }
+            }
+            policy.private_network = PrivateNetwork::Only { exact, wildcards };
+        }
+        if policy.any_origin && policy.private_network != PrivateNetwork::Off {
             return bad("Private Network Access cannot be allowed for every origin".into());
         }
         for m in &self.methods {

@@ -234,7 +234,9 @@ fn read_key_file(variable: &str, path: &std::path::Path) -> Result<(Zeroizing<St
     if meta.len() > MAX_KEY_FILE_BYTES {
         return Err(config_error(variable, "the key file is larger than 64 KiB"));
     }
-    let mut bytes = Zeroizing::new(Vec::with_capacity(meta.len() as usize));
+    // Room for the largest accepted file and the byte that proves it too large, allocated
+    // once: a growing buffer would leave unwiped copies of the key behind in freed memory.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(MAX_KEY_FILE_BYTES as usize + 2));
     file.take(MAX_KEY_FILE_BYTES + 1)
         .read_to_end(&mut bytes)
         .map_err(|e| config_error(variable, &format!("cannot read the key file: {e}")))?;
@@ -267,15 +269,30 @@ impl KeyRing {
 
     /// Like [`KeyRing::from_env_with`], reading variables through `lookup` (a configuration
     /// system, or a test) instead of the process environment.
+    ///
+    /// A refusal is also a `config_rejected` audit event naming the variable and the rule.
     pub fn from_lookup(
         name: &str,
         options: KeyRingOptions,
         lookup: impl Fn(&str) -> Option<OsString>,
     ) -> Result<KeyRing> {
+        let loaded = KeyRing::load(name, options, lookup);
+        if let Err(e) = &loaded {
+            events::config_rejected(name, e);
+        }
+        loaded
+    }
+
+    fn load(name: &str, options: KeyRingOptions, lookup: impl Fn(&str) -> Option<OsString>) -> Result<KeyRing> {
         let file_var = format!("{name}_FILE");
         let production = is_production(lookup(&options.mode_var));
-        // A value that is not UTF-8 is refused below; its bytes are dropped with the OsString.
-        let direct = lookup(name).map(|v| v.into_string().map(Zeroizing::new));
+        // A value that is not UTF-8 is refused below; its bytes are wiped first.
+        let direct = lookup(name).map(|v| {
+            v.into_string().map(Zeroizing::new).map_err(|rejected| {
+                use std::os::unix::ffi::OsStringExt;
+                drop(Zeroizing::new(rejected.into_vec()));
+            })
+        });
         let file = lookup(&file_var).map(PathBuf::from);
         let (keys, file, stamp) = match (direct, file) {
             (Some(_), Some(_)) => {

@@ -1,5 +1,7 @@
 //! Which API keys are too weak for production. Pure policy, no I/O: fuzzable and benchable.
 
+use zeroize::Zeroizing;
+
 /// Shortest key accepted in production, in characters.
 pub const MIN_KEY_CHARS: usize = 32;
 /// Lowest estimated strength accepted in production, in bits.
@@ -53,7 +55,13 @@ impl Weakness {
 }
 
 /// Estimated entropy in bits: length × log2 of the alphabet the characters are drawn from
-/// (hex, digits, lower, upper, symbols). Generous to random keys, harsh to words.
+/// (digits, hex, lower, upper, symbols). Generous to random keys, harsh to words.
+///
+/// ```
+/// use airlock::keys::estimated_bits;
+/// assert_eq!(estimated_bits("0123456789abcdef0123456789abcdef"), 128.0); // 32 hex digits
+/// assert!(estimated_bits(&"7".repeat(32)) < 107.0);                       // 32 decimal digits
+/// ```
 pub fn estimated_bits(key: &str) -> f64 {
     let (mut lower, mut upper, mut digit, mut symbol, mut hex_only) = (false, false, false, false, true);
     for c in key.chars() {
@@ -67,7 +75,11 @@ pub fn estimated_bits(key: &str) -> f64 {
             hex_only = false;
         }
     }
-    let alphabet = if hex_only {
+    let alphabet = if hex_only && !lower {
+        // Digits only: ten symbols, not sixteen. Counting them as hex credited a 32-digit
+        // number with 128 bits instead of its 106, and the entropy rule could never fire.
+        10.0
+    } else if hex_only {
         16.0
     } else {
         [(lower, 26.0), (upper, 26.0), (digit, 10.0), (symbol, 32.0)]
@@ -89,15 +101,16 @@ pub fn estimated_bits(key: &str) -> f64 {
 /// assert_eq!(weakness(&airlock::generate_key()), None);
 /// ```
 pub fn weakness(key: &str) -> Option<Weakness> {
-    let lower = key.to_ascii_lowercase();
+    // Every copy of the key made here is wiped when dropped, like the key itself.
+    let lower = Zeroizing::new(key.to_ascii_lowercase());
     if lower.split(|c: char| !c.is_ascii_alphanumeric()).any(|t| MARKERS.contains(&t)) {
         return Some(Weakness::Placeholder);
     }
-    let chars: Vec<char> = key.chars().collect();
+    let chars: Zeroizing<Vec<char>> = Zeroizing::new(key.chars().collect());
     if chars.len() < MIN_KEY_CHARS {
         return Some(Weakness::TooShort);
     }
-    let mut distinct = chars.clone();
+    let mut distinct = chars.clone(); // Zeroizing too
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.len() < 8 || distinct.len() * 4 < chars.len().min(64) {
@@ -130,6 +143,8 @@ mod tests {
             ("abababababababababababababababababab", Weakness::Repetitive),
             ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJ", Weakness::Sequence),
             ("0123456789012345678901234567890123", Weakness::Sequence),
+            // Long and varied, but digits only: 36 × log2(10) ≈ 120 bits < 128.
+            ("830572916480295736148029573618402957", Weakness::LowEntropy),
         ] {
             assert_eq!(weakness(key), Some(why), "{key}");
         }
