@@ -44,6 +44,8 @@ pub mod keys;
 #[cfg(feature = "model")]
 mod model;
 mod name;
+#[cfg(feature = "image")]
+mod preprocess;
 mod store;
 
 pub use audit::{
@@ -62,10 +64,9 @@ pub use store::{
     DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "model")]
-pub use model::{
-    ChannelOrder, Classification, DecodeLimits, ImagePreprocess, Layout, Model, ModelOptions,
-    ModelState, OutputTensor, ReadyModel,
-};
+pub use model::{Classification, Model, ModelOptions, ModelState, OutputTensor, ReadyModel};
+#[cfg(feature = "image")]
+pub use preprocess::{ChannelOrder, DecodeLimits, ImagePreprocess, Layout};
 
 /// The README's Rust snippets, compiled and run as doctests so they cannot drift.
 #[cfg(doctest)]

@@ -141,6 +141,12 @@ fn broken_models_fail_cleanly_and_leave_the_handle_usable() {
         ("empty", Some(Vec::new())),
         ("dangling output", Some(std::fs::read(common::testdata("models/odd_dangling_output.onnx")).unwrap())),
         ("ConstantOfShape bomb", Some(std::fs::read(common::testdata("models/odd_constantofshape_bomb.onnx")).unwrap())),
+        ("unknown op", Some(std::fs::read(common::testdata("models/odd_unknown_op.onnx")).unwrap())),
+        ("cycle", Some(std::fs::read(common::testdata("models/odd_cycle.onnx")).unwrap())),
+        // Its weight's external data points at ../../../../etc/hostname: never read. The model
+        // is read through the capability directory as a stream, so tract has no path to
+        // resolve external data against and refuses it.
+        ("external data outside", Some(std::fs::read(common::testdata("models/odd_external_data_escape.onnx")).unwrap())),
     ];
     for (what, bytes) in cases {
         let path = dir.path().join(format!("{}.onnx", what.replace(' ', "_")));

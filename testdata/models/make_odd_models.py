@@ -5,6 +5,10 @@ Each is valid protobuf; each exercises a failure or timing path of `airlock::Mod
 - `odd_dangling_output.onnx`: a graph output that no node produces (tract 0.23.9 panics on it).
 - `odd_constantofshape_bomb.onnx`: ConstantOfShape asked for 2^62 elements (an allocation bomb
   that tract 0.23.9 panics on).
+- `odd_unknown_op.onnx`: a node of an operator no ONNX opset defines.
+- `odd_cycle.onnx`: two Relu nodes feeding each other (a graph that is not a DAG).
+- `odd_external_data_escape.onnx`: a weight whose external data lives at `../../../../../../../../etc/hostname`,
+  outside the model's directory; it must never be read.
 - `slow_chain.onnx`: input [1, 64] through a long chain of MatMul + Add + Relu nodes that share
   one weight: numerically boring, but slow to optimise, so tests can observe the `loading`
   state and time out a wait.
@@ -48,6 +52,38 @@ def constantofshape_bomb():
     return model(g, "ConstantOfShape of 2^62 elements")
 
 
+def unknown_op():
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])
+    node = helper.make_node("AirlockNoSuchOp", ["input"], ["y"])
+    return model(helper.make_graph([node], "unknown_op", [x], [y]), "an operator no opset defines")
+
+
+def cycle():
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])
+    add = helper.make_node("Add", ["input", "b"], ["a"])
+    relu_a = helper.make_node("Relu", ["a"], ["b"])
+    relu_b = helper.make_node("Relu", ["b"], ["y"])
+    return model(helper.make_graph([add, relu_a, relu_b], "cycle", [x], [y]), "a -> b -> a")
+
+
+def external_data_escape():
+    x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 64])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])
+    w = TensorProto()
+    w.name = "W"
+    w.data_type = TensorProto.FLOAT
+    w.dims.extend([64, 64])
+    w.data_location = TensorProto.EXTERNAL
+    for key, value in (("location", "../../../../../../../../etc/hostname"), ("offset", "0"), ("length", "16384")):
+        entry = w.external_data.add()
+        entry.key, entry.value = key, value
+    node = helper.make_node("MatMul", ["input", "W"], ["y"])
+    return model(helper.make_graph([node], "external_escape", [x], [y], initializer=[w]),
+                 "a weight stored outside the model directory")
+
+
 def slow_chain(n=600):
     x = helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 64])
     y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 64])
@@ -72,6 +108,9 @@ def main():
     for name, m in [
         ("odd_dangling_output.onnx", dangling_output()),
         ("odd_constantofshape_bomb.onnx", constantofshape_bomb()),
+        ("odd_unknown_op.onnx", unknown_op()),
+        ("odd_cycle.onnx", cycle()),
+        ("odd_external_data_escape.onnx", external_data_escape()),
         ("slow_chain.onnx", slow_chain(args.chain)),
     ]:
         path = args.out_dir / name

@@ -16,7 +16,6 @@
 //! directory capability and a file name relative to it.
 
 mod plan;
-mod preprocess;
 
 use std::fmt;
 use std::io::Read;
@@ -30,7 +29,7 @@ use cap_std::ambient_authority;
 use cap_std::fs::Dir;
 
 pub use plan::OutputTensor;
-pub use preprocess::{ChannelOrder, DecodeLimits, ImagePreprocess, Layout};
+use crate::preprocess::ImagePreprocess;
 
 use crate::error::{Error, ErrorCode, LoadFailure, Result};
 use crate::events;

@@ -173,8 +173,14 @@ impl ImagePreprocess {
     /// ```
     /// let err = airlock::ImagePreprocess::new(8, 8).tensor(b"<svg onload=alert(1)>").unwrap_err();
     /// assert_eq!(err.code(), airlock::ErrorCode::ImageDecode);
+    /// let bad = airlock::ImagePreprocess::new(8, 8).std([1.0, 0.0, 1.0]).tensor(b"").unwrap_err();
+    /// assert_eq!(bad.code(), airlock::ErrorCode::InvalidConfig);
     /// ```
+    ///
+    /// A configuration that cannot work (zero size, non-finite mean or scale, zero std) is
+    /// `invalid_config`, checked here too since the preprocessing can be used without a model.
     pub fn tensor(&self, bytes: &[u8]) -> Result<Vec<f32>> {
+        self.validate()?;
         let image = self.decode(bytes)?;
         Ok(self.to_tensor(&image))
     }
