@@ -150,12 +150,15 @@ pub(crate) fn audit_event(
 /// A context manager that gives every audit event emitted inside it (Airlock's own and
 /// `audit_event`'s) the request's `request_id`, `client_ip` and, once set, `key_id`.
 ///
-/// Enter and exit it on one thread (a Flask request handler's): it is a tracing span entered
-/// on that thread.
-#[pyclass(module = "airlock", unsendable)]
+/// It is a tracing span entered on the thread that enters the scope (a Flask request
+/// handler's) and must be exited on that thread; `set_key_id` works from any thread. Misuse is
+/// a `RuntimeError`, never a panic: the class is not `unsendable`, because PyO3 turns a
+/// cross-thread use of an unsendable object into a `PanicException`.
+#[pyclass(module = "airlock")]
 pub(crate) struct RequestScope {
     span: tracing::Span,
-    entered: Option<tracing::span::EnteredSpan>,
+    /// The thread whose span stack holds the span while the scope is entered.
+    entered_on: Option<std::thread::ThreadId>,
 }
 
 #[pymethods]
@@ -163,7 +166,7 @@ impl RequestScope {
     #[new]
     #[pyo3(signature = (*, request_id = None, client_ip = None))]
     fn new(request_id: Option<AuditText>, client_ip: Option<AuditText>) -> Self {
-        RequestScope { span: airlock::events::request_span(text(&request_id), text(&client_ip)), entered: None }
+        RequestScope { span: airlock::events::request_span(text(&request_id), text(&client_ip)), entered_on: None }
     }
 
     /// Records the verified key id on the scope.
@@ -172,17 +175,41 @@ impl RequestScope {
     }
 
     fn __enter__(mut slf: PyRefMut<'_, Self>) -> PyResult<PyRefMut<'_, Self>> {
-        if slf.entered.is_some() {
+        if slf.entered_on.is_some() {
             return Err(runtime("RequestScope is already entered"));
         }
-        let entered = slf.span.clone().entered();
-        slf.entered = Some(entered);
+        slf.span.with_subscriber(|(id, dispatch)| dispatch.enter(id));
+        slf.entered_on = Some(std::thread::current().id());
         Ok(slf)
     }
 
     #[pyo3(signature = (*_args))]
-    fn __exit__(&mut self, _args: &Bound<'_, pyo3::types::PyTuple>) -> bool {
-        self.entered = None;
-        false
+    fn __exit__(&mut self, _args: &Bound<'_, pyo3::types::PyTuple>) -> PyResult<bool> {
+        match self.entered_on {
+            None => Ok(false),
+            Some(thread) if thread == std::thread::current().id() => {
+                self.exit();
+                Ok(false)
+            }
+            Some(_) => Err(runtime("RequestScope must be exited on the thread that entered it")),
+        }
+    }
+}
+
+impl RequestScope {
+    fn exit(&mut self) {
+        if self.entered_on.take().is_some() {
+            self.span.with_subscriber(|(id, dispatch)| dispatch.exit(id));
+        }
+    }
+}
+
+impl Drop for RequestScope {
+    fn drop(&mut self) {
+        // Collected without `__exit__` (a scope used without `with`): leave the span on the
+        // thread that entered it, if that is this one, so later events are not tagged with it.
+        if self.entered_on == Some(std::thread::current().id()) {
+            self.exit();
+        }
     }
 }

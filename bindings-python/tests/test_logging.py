@@ -75,6 +75,51 @@ def test_events_have_the_schema_and_request_fields(tmp_path: pathlib.Path) -> No
     assert events[-1]["action"] == "shutdown" and [e["action"] for e in events].count("shutdown") == 1
 
 
+def test_a_request_scope_used_across_threads_is_a_runtime_error(tmp_path: pathlib.Path) -> None:
+    """Entering on one thread and exiting on another is misuse: a RuntimeError (an Exception),
+    never PyO3's PanicException; set_key_id works from any thread; events after the scope are
+    not tagged with it."""
+    run(
+        """
+        import sys, pathlib, threading, airlock
+        root = pathlib.Path(sys.argv[1])
+        handle = airlock.init_logging(root / "audit")
+        scope = airlock.RequestScope(request_id="req-x")
+        scope.__enter__()
+        seen = []
+        def elsewhere() -> None:
+            scope.set_key_id("ops")
+            try:
+                scope.__exit__(None, None, None)
+            except RuntimeError as e:
+                seen.append(str(e))
+        t = threading.Thread(target=elsewhere)
+        t.start(); t.join()
+        assert seen == ["RequestScope must be exited on the thread that entered it"], seen
+        airlock.audit_event("inside", "success")
+        scope.__exit__(None, None, None)
+        scope.__exit__(None, None, None)   # a second exit is a no-op
+        airlock.audit_event("outside", "success")
+        try:
+            with scope:
+                with scope:
+                    pass
+        except RuntimeError as e:
+            assert "already entered" in str(e)
+        else:
+            raise SystemExit("nested enter accepted")
+        airlock.audit_event("after", "success")
+        handle.flush()
+        """,
+        tmp_path,
+    )
+    (audit,) = list((tmp_path / "audit").iterdir())
+    by_action = {e["action"]: e for e in records(audit)}
+    assert (by_action["inside"]["request_id"], by_action["inside"]["key_id"]) == ("req-x", "ops")
+    assert by_action["outside"]["request_id"] is None
+    assert by_action["after"]["request_id"] is None
+
+
 def test_lone_surrogates_are_replaced_not_raised(tmp_path: pathlib.Path) -> None:
     """A str from a hostile header may hold lone surrogates (not UTF-8): the event is still
     written, with U+FFFD in their place, instead of the audit call raising and the event

@@ -62,6 +62,10 @@ pub const DEFAULT_AUDIT_KEEP_FILES: usize = 14;
 /// Default mode of audit files: owner read/write only.
 pub const DEFAULT_AUDIT_FILE_MODE: u32 = 0o600;
 
+/// Mode bits an audit file may never have: execute for anyone, write for the group, anything
+/// for others.
+const AUDIT_MODE_FORBIDDEN: u32 = 0o137;
+
 /// The value written in place of a secret-looking field.
 pub const REDACTED: &str = "[redacted]";
 
@@ -144,7 +148,10 @@ impl AuditConfig {
         self
     }
 
-    /// Unix mode of newly created audit files.
+    /// Unix mode of the audit files: `0o600` (the default) or `0o640`. Anything that lets
+    /// the group write, or others read, or anyone execute, is refused when logging starts: an
+    /// audit trail others can rewrite is no trail. The mode is set on the open file, so neither
+    /// the umask nor an existing file with looser bits changes it.
     pub fn file_mode(mut self, mode: u32) -> Self {
         self.file_mode = mode;
         self
@@ -178,8 +185,11 @@ impl AuditConfig {
         if self.keep_files == 0 {
             return bad("audit keep_files must be at least 1");
         }
-        if self.file_mode & !0o777 != 0 || self.file_mode & 0o600 != 0o600 {
-            return bad("audit file_mode must be a permission mode with owner read/write");
+        if self.file_mode & !0o777 != 0
+            || self.file_mode & 0o600 != 0o600
+            || self.file_mode & AUDIT_MODE_FORBIDDEN != 0
+        {
+            return bad("audit file_mode must be 0o600 or 0o640 (owner read/write, group read at most)");
         }
         Ok(())
     }
@@ -348,6 +358,11 @@ fn open_file(config: &AuditConfig, pid: u32) -> Result<OpenFile> {
     options.read(true).create(true).append(true).mode(config.file_mode);
     // Open once ourselves: file-rotate swallows open errors.
     let probe = options.open(&path).map_err(|e| Error::io("open audit file", e))?;
+    // `mode` applies only to a file this call creates, minus the umask: set it on the
+    // descriptor, so a file left with looser bits (by another tool, or an older config) is
+    // tightened too.
+    rustix::fs::fchmod(&probe, rustix::fs::Mode::from_raw_mode(config.file_mode))
+        .map_err(|e| Error::io("set audit file mode", e))?;
     let bytes = probe.metadata().map(|m| m.len()).unwrap_or(0);
     drop(probe);
     let file = FileRotate::new(

@@ -64,7 +64,9 @@ pub use store::{
     DEFAULT_MAX_SIZE,
 };
 #[cfg(feature = "model")]
-pub use model::{Classification, Model, ModelOptions, ModelState, OutputTensor, ReadyModel};
+pub use model::{
+    Classification, Model, ModelOptions, ModelState, OutputTensor, ReadyModel, MAX_BACKOFF,
+};
 #[cfg(feature = "image")]
 pub use preprocess::{ChannelOrder, DecodeLimits, ImagePreprocess, Layout};
 

@@ -267,21 +267,34 @@ impl SafeName {
         name[dot] == b'.' && name[dot + 1..].eq_ignore_ascii_case(suffix)
     }
 
-    /// The same name with ` (n)` inserted before the last extension, shortened to fit; used to
-    /// find a free name when the conflict policy renames.
-    pub(crate) fn numbered(&self, n: u64) -> Result<SafeName> {
+    /// The same name with ` (tag)` inserted before the last extension, the stem cut on a
+    /// grapheme boundary to fit in [`MAX_NAME_BYTES`]; used to find a free name when the
+    /// conflict policy renames (`tag` is a number or a random hex string).
+    ///
+    /// Never fails, so a legitimate name can always be stored beside an earlier one (N15). An
+    /// "extension" too long to keep beside the tag and a few bytes of stem is not kept as one:
+    /// the tag then ends the name, so the last extension ends in `)` and can never be a
+    /// dangerous one (N13).
+    pub(crate) fn tagged(&self, tag: &str) -> SafeName {
+        debug_assert!(tag.bytes().all(|b| b.is_ascii_alphanumeric()), "{tag}");
+        let suffix = format!(" ({tag})");
+        // Room for at least one character of stem (4 bytes at most) besides tag and extension.
         let (stem, ext) = match self.0.rfind('.') {
-            Some(i) => self.0.split_at(i),
-            None => (self.0.as_str(), ""),
+            Some(i) if i > 0 && (self.0.len() - i) + suffix.len() + 4 <= MAX_NAME_BYTES => {
+                self.0.split_at(i)
+            }
+            _ => (self.0.as_str(), ""),
         };
-        let suffix = format!(" ({n}){ext}");
-        let budget = MAX_NAME_BYTES.saturating_sub(suffix.len());
+        let budget = MAX_NAME_BYTES.saturating_sub(suffix.len() + ext.len());
         let mut stem = cut_to_graphemes(stem, budget).to_owned();
         stem.truncate(stem.trim_end_matches(['.', ' ']).len());
         if stem.is_empty() {
             stem.push('_');
         }
-        SafeName::parse(&(stem + &suffix))
+        let candidate = format!("{stem}{suffix}{ext}");
+        // The stem is a prefix of a safe name followed by ` (`, so every rule still holds; should
+        // that ever be wrong, a plain generated name is still safe and still free of conflicts.
+        SafeName::parse(&candidate).unwrap_or_else(|_| SafeName(format!("upload{suffix}")))
     }
 }
 
@@ -340,6 +353,14 @@ fn char_rule(c: char) -> Option<NameRule> {
         '<' | '>' | ':' | '"' | '|' | '?' | '*' => Some(NameRule::ReservedCharacter),
         _ => None,
     }
+}
+
+/// The only characters outside ASCII whose canonical (NFC) form is ASCII: GREEK QUESTION MARK
+/// (`;`), GREEK VARIA (`` ` ``) and KELVIN SIGN (`K`). Canonical singletons are frozen by
+/// Unicode's normalization stability policy; a unit test scans every code point to prove the
+/// list complete.
+fn becomes_ascii_under_nfc(c: char) -> bool {
+    matches!(c, '\u{37e}' | '\u{1fef}' | '\u{212a}')
 }
 
 fn is_device_stem(name: &str) -> bool {
@@ -480,6 +501,10 @@ fn sanitize_pass(input: &str) -> std::result::Result<String, NameRule> {
     let normalized: String = if joined.is_ascii() || is_nfc(&joined) {
         joined
     } else {
+        // N13: even NFC maps three characters to ASCII (see `becomes_ascii_under_nfc`), which
+        // would turn `evil.ln\u{212a}` into a `.lnK` file. Replace them first.
+        let joined: String =
+            joined.chars().map(|c| if becomes_ascii_under_nfc(c) { '_' } else { c }).collect();
         joined.nfc().collect()
     };
 
@@ -579,13 +604,31 @@ mod tests {
     }
 
     #[test]
-    fn numbered_names() {
+    fn tagged_names() {
         let n = SafeName::parse("photo.jpg").unwrap();
-        assert_eq!(n.numbered(2).unwrap().as_str(), "photo (2).jpg");
+        assert_eq!(n.tagged("2").as_str(), "photo (2).jpg");
+        assert_eq!(SafeName::parse("README").unwrap().tagged("2").as_str(), "README (2)");
         let long = SafeName::sanitize(&format!("{}.png", "x".repeat(300))).unwrap();
-        let numbered = long.numbered(12345).unwrap();
+        let numbered = long.tagged("12345");
         assert!(numbered.as_str().len() <= MAX_NAME_BYTES);
         assert!(numbered.as_str().ends_with(" (12345).png"));
+        // Extensions too long to keep beside the tag: the tag ends the name instead.
+        for name in [format!("a.{}", "b".repeat(250)), format!("{}.{}", "é".repeat(2), "c".repeat(248))] {
+            let name = SafeName::sanitize(&name).unwrap();
+            let tagged = name.tagged("a1b2c3d4e5f6");
+            assert!(tagged.as_str().len() <= MAX_NAME_BYTES, "{tagged:?}");
+            assert!(tagged.as_str().ends_with(" (a1b2c3d4e5f6)"), "{tagged:?}");
+            assert_eq!(SafeName::parse(tagged.as_str()).unwrap(), tagged);
+        }
+        // Every length of a one-letter stem and an extension: always a distinct, valid name.
+        for ext_len in 1..=253 {
+            let name = SafeName::parse(&format!("x.{}", "e".repeat(ext_len))).unwrap();
+            for tag in ["1", "99", "0123456789ab"] {
+                let tagged = name.tagged(tag);
+                assert_ne!(tagged, name);
+                assert!(tagged.as_str().len() <= MAX_NAME_BYTES && tagged.as_str().contains(tag));
+            }
+        }
     }
 
     #[test]
@@ -600,6 +643,19 @@ mod tests {
             let normalized: String = std::iter::once(c).nfc().collect();
             assert!(normalized.chars().all(|n| char_rule(n).is_none()), "U+{cp:04X}");
         }
+    }
+
+    #[test]
+    fn nfc_makes_ascii_only_of_the_listed_characters() {
+        for cp in 0x80..=0x10ffffu32 {
+            let Some(c) = char::from_u32(cp) else { continue };
+            let normalized: String = std::iter::once(c).nfc().collect();
+            assert_eq!(normalized.is_ascii(), becomes_ascii_under_nfc(c), "U+{cp:04X}");
+        }
+        // N13: the input did not end with `.lnk`, so the output must not either.
+        assert_eq!(s("evil.ln\u{212a}"), "evil.ln_");
+        assert_eq!(s("run.\u{212a}sh"), "run._sh");
+        assert_eq!(s("a\u{37e}b\u{1fef}.txt"), "a_b_.txt");
     }
 
     #[test]

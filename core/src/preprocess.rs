@@ -26,6 +26,15 @@ pub struct DecodeLimits {
     pub max_pixels: u64,
 }
 
+impl DecodeLimits {
+    /// What a decoder may allocate before the pixels: metadata (ICC profiles, text chunks;
+    /// real ones are kilobytes, 16 MiB is generous) and per-row buffers, which grow with the
+    /// width (8 bytes per pixel at 16 bits per channel with alpha, doubled for filtering).
+    fn metadata_budget(&self) -> u64 {
+        (16 << 20) + u64::from(self.max_width) * 16
+    }
+}
+
 impl Default for DecodeLimits {
     /// 10 000 × 10 000 at most, and 40 megapixels in total (a large phone photo is ~12-50 MP).
     fn default() -> Self {
@@ -190,9 +199,14 @@ impl ImagePreprocess {
         let mut reader = ImageReader::new(Cursor::new(bytes))
             .with_guessed_format()
             .map_err(|e| Error::ImageDecode { reason: e.to_string() })?;
-        // Reading the header allocates no pixel memory; the limits are applied below, after
-        // our own check of the declared dimensions, so an oversized image gets a precise error.
-        reader.no_limits();
+        // Reading the header allocates no pixel memory, but it does inflate metadata: a PNG
+        // iCCP or text chunk of 1 MB can expand to 1 GiB. The png decoder fixes its allocation
+        // budget when it is created, so the budget for headers and metadata must be set here,
+        // before `into_decoder`. Width and height are left to our own check below, so an
+        // oversized image gets a precise error; the pixel budget is applied after it.
+        let mut header_limits = Limits::no_limits();
+        header_limits.max_alloc = Some(self.limits.metadata_budget());
+        reader.limits(header_limits);
         if reader.format().is_none() {
             return Err(Error::ImageDecode { reason: "not a PNG or JPEG image".into() });
         }

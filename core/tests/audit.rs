@@ -329,9 +329,32 @@ fn invalid_config_is_refused() {
         AuditConfig::new(tmp.path()).keep_files(0),
         AuditConfig::new(tmp.path()).file_stem("../x"),
         AuditConfig::new(tmp.path()).file_mode(0o4777),
+        // Anything looser than owner read/write plus group read: refused, not applied.
+        AuditConfig::new(tmp.path()).file_mode(0o666),
+        AuditConfig::new(tmp.path()).file_mode(0o644),
+        AuditConfig::new(tmp.path()).file_mode(0o660),
+        AuditConfig::new(tmp.path()).file_mode(0o700),
+        AuditConfig::new(tmp.path()).file_mode(0o400),
     ] {
         let err = AuditLayer::new(config).unwrap_err();
         assert_eq!(err.code(), airlock::ErrorCode::InvalidConfig);
+    }
+    assert_eq!(std::fs::read_dir(tmp.path()).unwrap().count(), 0, "a refused config created a file");
+}
+
+/// The mode is set on the descriptor: an existing audit file with looser bits is tightened, and
+/// 0o640 is honoured whatever the umask would have allowed.
+#[test]
+fn audit_files_get_their_mode_even_if_they_exist() {
+    use std::os::unix::fs::PermissionsExt;
+    let tmp = tempfile::tempdir().unwrap();
+    for mode in [0o600, 0o640] {
+        let config = AuditConfig::new(tmp.path()).file_stem(format!("m{mode:o}")).file_mode(mode);
+        let path = config.path_for_pid(std::process::id());
+        std::fs::write(&path, b"").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+        let _layer = AuditLayer::new(config).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, mode);
     }
 }
 

@@ -246,3 +246,21 @@ fn private_network_access_per_origin() {
     });
     assert_eq!(d.header("Access-Control-Allow-Private-Network"), Some("true"));
 }
+
+/// IPv6 hosts are compared in the form browsers send (WHATWG): an IPv4-mapped address is
+/// `[::ffff:7f00:1]`, never `[::ffff:127.0.0.1]`, however it was configured.
+#[test]
+fn ipv4_mapped_ipv6_origins_match_the_browser_spelling() {
+    for configured in ["http://[::ffff:127.0.0.1]:8080", "http://[::FFFF:7F00:0001]:8080"] {
+        let policy = CorsPolicy::builder().allow_origins([configured]).build().unwrap();
+        let decide = |origin: &str| {
+            policy.decide(&CorsRequest { origin: Some(origin), method: "GET", request_headers: &[], preflight: false, private_network: false })
+        };
+        let allowed = decide("http://[::ffff:7f00:1]:8080");
+        assert!(allowed.is_allowed(), "{configured}");
+        let echoed: Vec<_> = allowed.headers().filter(|(n, _)| n.eq_ignore_ascii_case("access-control-allow-origin")).collect();
+        assert_eq!(echoed, [("Access-Control-Allow-Origin", "http://[::ffff:7f00:1]:8080")]);
+        // The dotted spelling is no browser's: not canonical, refused.
+        assert!(!decide("http://[::ffff:127.0.0.1]:8080").is_allowed(), "{configured}");
+    }
+}

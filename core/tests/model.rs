@@ -8,7 +8,7 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use airlock::{
-    ChannelOrder, ErrorCode, ImagePreprocess, Layout, Model, ModelOptions, StoreOptions, UploadStore,
+    ChannelOrder, ErrorCode, ImagePreprocess, Layout, Model, ModelOptions, ModelState, StoreOptions, UploadStore,
 };
 
 struct Row {
@@ -189,6 +189,40 @@ fn retry_after_the_file_is_fixed_succeeds_and_backoff_is_respected() {
     assert!(model.ready().is_ok());
     assert_eq!(model.load_attempts(), 2);
     assert!(model.status().is_ready());
+}
+
+/// Durations too large for the clock (Duration::MAX, 1e19 s from Python) are "no limit", never
+/// an overflow panic that would leave the state `loading` and its waiters asleep.
+#[test]
+fn huge_backoffs_and_timeouts_never_overflow_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.onnx");
+    std::fs::write(&path, b"not a model").unwrap();
+    let options = ModelOptions::new([1, 64]).backoff(Duration::MAX, Duration::MAX);
+    let model = Model::open_ambient(&path, options).unwrap();
+    let barrier = Arc::new(Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|i| {
+            let (model, barrier) = (model.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let result = if i % 2 == 0 { model.ready() } else { model.wait_ready(Duration::MAX) };
+                result.unwrap_err().code()
+            })
+        })
+        .collect();
+    for h in handles {
+        assert_eq!(h.join().unwrap(), ErrorCode::ModelFailed);
+    }
+    match model.status() {
+        ModelState::Failed { next_retry, attempts: 1, .. } => {
+            let wait = next_retry.duration_since(std::time::SystemTime::now()).unwrap();
+            assert!(wait <= airlock::MAX_BACKOFF && wait > airlock::MAX_BACKOFF / 2, "{wait:?}");
+        }
+        other => panic!("expected failed, got {other:?}"),
+    }
+    assert_eq!(model.wait_ready(Duration::MAX).unwrap_err().code(), ErrorCode::ModelFailed);
+    assert_eq!(model.load_attempts(), 1);
 }
 
 #[test]
@@ -450,4 +484,52 @@ fn stored_images_over_the_image_byte_limit_are_refused_before_decoding() {
     assert!(err.to_string().contains(&limit.to_string()), "{err}");
     let roomy = Model::open_ambient(digits_path(), ModelOptions::for_images(preprocess).max_image_bytes(png.len() as u64)).unwrap();
     assert!(roomy.classify_stored(&store, stored.name()).is_ok());
+}
+
+/// A 1×1 RGB PNG whose iCCP chunk holds `profile_len` zero bytes, deflated (1000:1 for zeros).
+fn png_with_icc_profile(profile_len: usize) -> Vec<u8> {
+    use std::io::Write;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![0u8; 1 << 20];
+    let mut left = profile_len;
+    while left > 0 {
+        let n = left.min(zeros.len());
+        z.write_all(&zeros[..n]).unwrap();
+        left -= n;
+    }
+    let mut iccp = b"bomb\0\0".to_vec(); // profile name, NUL, compression method 0
+    iccp.extend_from_slice(&z.finish().unwrap());
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png_chunk(&mut png, b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 2, 0, 0, 0]);
+    png_chunk(&mut png, b"iCCP", &iccp);
+    // One row: filter byte 0 and three samples.
+    let mut idat = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    idat.write_all(&[0, 200, 30, 90]).unwrap();
+    png_chunk(&mut png, b"IDAT", &idat.finish().unwrap());
+    png_chunk(&mut png, b"IEND", &[]);
+    png
+}
+
+/// Peak resident memory of this process so far (Linux `VmHWM`), in bytes.
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() * 1024
+}
+
+/// Metadata is inflated while the header is read, before any dimension check: a 512 KiB iCCP
+/// chunk that expands to 512 MiB must stop at the decoder's allocation budget (the png decoder
+/// then drops the profile and decodes the pixels), not be inflated.
+#[test]
+fn metadata_bombs_are_refused_before_they_are_inflated() {
+    let p = ImagePreprocess::new(1, 1);
+    // An ordinary profile (a few KiB) is fine.
+    assert_eq!(p.tensor(&png_with_icc_profile(4 << 10)).unwrap(), vec![200.0, 30.0, 90.0]);
+    let bomb = png_with_icc_profile(512 << 20);
+    assert!(bomb.len() < 1 << 20, "{} bytes", bomb.len());
+    let before = peak_rss();
+    let decoded = p.tensor(&bomb);
+    let grew = peak_rss().saturating_sub(before);
+    assert!(grew < 128 << 20, "decoding a 1x1 PNG raised the peak RSS by {} MiB", grew >> 20);
+    assert_eq!(decoded.unwrap(), vec![200.0, 30.0, 90.0], "the pixels decode without the profile");
 }

@@ -921,15 +921,12 @@ fn conflict_renaming_stays_valid_past_99_conflicts_and_at_255_bytes() {
         assert!(names.insert(n), "a name was given twice");
     }
     assert!(names.contains("a.txt") && names.contains("a (99).txt"));
-    // Past 99 numbered names: a random suffix, still a valid name with the same extension.
-    let random: Vec<_> = names.iter().filter(|n| !n.contains('(') && *n != "a.txt").collect();
+    // Past 99 numbered names: a random tag, still a valid name with the same extension.
+    let random: Vec<_> = names.iter().filter(|n| n.len() == "a (0123456789ab).txt".len()).collect();
     assert_eq!(random.len(), 5, "{random:?}");
     for n in random {
-        let mid = &n["a ".len()..n.len() - ".txt".len()];
-        assert!(
-            n.starts_with("a ") && mid.len() == 12 && mid.bytes().all(|b| b.is_ascii_hexdigit()),
-            "{n}"
-        );
+        let mid = &n["a (".len()..n.len() - ").txt".len()];
+        assert!(n.starts_with("a (") && mid.bytes().all(|b| b.is_ascii_hexdigit()), "{n}");
     }
     assert_eq!(dir_entries(&fx.store_dir).len(), 105);
 
@@ -941,6 +938,22 @@ fn conflict_renaming_stays_valid_past_99_conflicts_and_at_255_bytes() {
     let n = second.name().as_str();
     assert!(n.len() <= 255 && n.ends_with(" (1).txt") && n.starts_with('\u{e9}'), "{n}");
     assert_eq!(read_stored(&store, second.name()), b"2");
+
+    // 105 uploads of a 255-byte name, and of names whose "extension" leaves no room for a tag:
+    // every one lands under a distinct valid name, none is refused (N15).
+    for (i, client) in [long.clone(), format!("b.{}", "c".repeat(250)), format!("d.{}", "e".repeat(253))]
+        .into_iter()
+        .enumerate()
+    {
+        let mut seen = BTreeSet::new();
+        for j in 0..105u64 {
+            let stored = store.save(&client, &payload(j, 10)[..]).unwrap_or_else(|e| panic!("{i}/{j}: {e}"));
+            let n = stored.name().as_str().to_owned();
+            assert!(n.len() <= 255, "{n}");
+            assert_eq!(read_stored(&store, stored.name()), payload(j, 10));
+            assert!(seen.insert(n), "{i}/{j}: a name was given twice");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1023,6 +1036,57 @@ fn size_limit_accepts_the_limit_refuses_one_more_and_stops_reading() {
         assert_eq!(dir_entries(&fx.store_dir), vec!["exact.bin"], "limit {limit}");
         assert_no_fd_inside(&fx.store_dir);
     }
+}
+
+/// A body that failed part-way (limit, failing source, failed write) is a truncated copy of what
+/// the client sent: no later write or commit may publish it, whichever API drove the upload.
+#[test]
+fn an_upload_whose_body_failed_can_never_be_committed() {
+    let _g = shared();
+    let fx = fixture();
+    let store = fx.open(fast().max_size(16));
+    type Fail = fn(&mut airlock::Upload) -> Error;
+    let cases: [(&str, ErrorCode, Fail); 4] = [
+        ("limit by write_chunk", ErrorCode::TooLarge, |up| {
+            up.write_chunk(b"12345678").unwrap();
+            up.write_chunk(&[b'x'; 9]).unwrap_err()
+        }),
+        ("limit by copy_from", ErrorCode::TooLarge, |up| {
+            up.copy_from(&mut &[b'y'; 40][..]).unwrap_err()
+        }),
+        ("limit by io::Write", ErrorCode::TooLarge, |up| {
+            let e = up.write_all(&[b'w'; 17]).unwrap_err();
+            *e.into_inner().unwrap().downcast::<Error>().unwrap()
+        }),
+        ("failing source", ErrorCode::UploadAborted, |up| {
+            up.copy_from(&mut FailingReader::new(5)).unwrap_err()
+        }),
+    ];
+    for (what, code, fail) in cases {
+        let mut up = store.begin("report.txt").unwrap();
+        assert_eq!(fail(&mut up).code(), code, "{what}");
+        // Everything after the failure reports it again, and nothing more is written.
+        assert_eq!(up.write_chunk(b"").unwrap_err().code(), code, "{what}: write after failure");
+        assert_eq!(up.write_chunk(b"ok").unwrap_err().code(), code, "{what}: write after failure");
+        assert_eq!(up.copy_from(&mut &b"ok"[..]).unwrap_err().code(), code, "{what}: copy after failure");
+        let err = up.commit().unwrap_err();
+        assert_eq!(err.error().code(), code, "{what}: commit after failure");
+        // Renaming does not mend it either.
+        let mut up = err.into_upload();
+        up.rename("other.txt").unwrap();
+        let err = up.commit().unwrap_err();
+        assert_eq!(err.error().code(), code, "{what}: commit after rename");
+        drop(err);
+        assert!(dir_entries(&fx.store_dir).is_empty(), "{what}: left {:?}", dir_entries(&fx.store_dir));
+    }
+    // A commit that failed for a reason the caller can mend (the name) stays retryable.
+    store.save("taken.txt", &b"first"[..]).unwrap();
+    let refusing = fx.open(fast().conflict(ConflictPolicy::Refuse));
+    let mut up = refusing.begin("taken.txt").unwrap();
+    up.write_chunk(b"second").unwrap();
+    let mut up = up.commit().unwrap_err().into_upload();
+    up.rename("free.txt").unwrap();
+    assert_eq!(up.commit().unwrap().size(), 6);
 }
 
 #[test]
@@ -1304,4 +1368,9 @@ fn file_mode_and_create_dir_options_take_effect() {
     let stored = default_store.save("shared.txt", &b"x"[..]).unwrap();
     let mode = fs::metadata(tmp.path().join(stored.name().as_str())).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode & 0o137, 0, "default mode too open: {mode:o}");
+    // Uploads are never executable nor writable by others, whatever mode is asked for.
+    let open_store = UploadStore::open_ambient(tmp.path(), StoreOptions::new().file_mode(0o777)).unwrap();
+    let stored = open_store.save("script.sh", &b"#!/bin/sh"[..]).unwrap();
+    let mode = fs::metadata(tmp.path().join(stored.name().as_str())).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode & 0o113, 0, "executable or world-writable upload: {mode:o}");
 }

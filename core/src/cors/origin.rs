@@ -129,11 +129,48 @@ fn valid_dns_name(host: &str) -> bool {
         })
 }
 
+/// An IPv6 address as browsers serialise it in an origin (WHATWG URL, "IPv6 serializer"):
+/// lower-case hex pieces without leading zeros, the first longest run of two or more zero
+/// pieces as `::`, and never a dotted IPv4 tail. Rust's `Display` writes IPv4-mapped
+/// addresses as `::ffff:127.0.0.1`, a spelling no browser sends, so such an origin could
+/// never match.
+fn whatwg_ipv6(addr: Ipv6Addr) -> String {
+    let pieces = addr.segments();
+    // The first longest run of zero pieces, if it has at least two.
+    let (mut best, mut run) = (None::<(usize, usize)>, None::<(usize, usize)>);
+    for (i, &p) in pieces.iter().enumerate() {
+        if p == 0 {
+            let (start, len) = run.map_or((i, 1), |(s, l)| (s, l + 1));
+            run = Some((start, len));
+            if len >= 2 && best.is_none_or(|(_, b)| len > b) {
+                best = Some((start, len));
+            }
+        } else {
+            run = None;
+        }
+    }
+    let mut out = String::with_capacity(41);
+    let mut i = 0;
+    while i < 8 {
+        if let Some((start, len)) = best.filter(|&(s, _)| s == i) {
+            out.push_str(if start == 0 { "::" } else { ":" });
+            i = start + len;
+            continue;
+        }
+        out.push_str(&format!("{:x}", pieces[i]));
+        if i < 7 {
+            out.push(':');
+        }
+        i += 1;
+    }
+    out
+}
+
 /// Canonical form of a host that is already lower-case ASCII, or `None` if it is not a host.
 fn canonical_host(host: &str) -> Option<String> {
     if let Some(inner) = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
         let addr: Ipv6Addr = inner.parse().ok()?;
-        return Some(format!("[{addr}]"));
+        return Some(format!("[{}]", whatwg_ipv6(addr)));
     }
     // All-numeric dotted hosts must be a real IPv4 address in dotted-decimal form.
     if host.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit())) {
@@ -268,6 +305,30 @@ pub(crate) fn parse_config(entry: &str) -> Result<Entry, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ipv6_is_serialised_like_browsers() {
+        for (addr, whatwg) in [
+            ("::1", "::1"),
+            ("::", "::"),
+            ("2001:DB8:0:0:0:0:0:1", "2001:db8::1"),
+            ("1:0:0:1:0:0:0:1", "1:0:0:1::1"),
+            ("1:0:0:2:0:0:3:4", "1::2:0:0:3:4"),
+            ("1:0:2:3:4:5:6:7", "1:0:2:3:4:5:6:7"),
+            ("1:2:3:4:5:6:0:0", "1:2:3:4:5:6::"),
+            ("::ffff:127.0.0.1", "::ffff:7f00:1"),
+            ("::ffff:7f00:1", "::ffff:7f00:1"),
+            ("::127.0.0.1", "::7f00:1"),
+            ("fe80::0001", "fe80::1"),
+        ] {
+            assert_eq!(whatwg_ipv6(addr.parse().unwrap()), whatwg, "{addr}");
+        }
+        // Rust's own form agrees wherever it has no dotted IPv4 tail.
+        for bits in [1u128, 0x2001_0db8 << 96, u128::MAX, 0xfe80 << 112 | 0xabcd, 1 << 64 | 1] {
+            let addr = Ipv6Addr::from(bits);
+            assert_eq!(whatwg_ipv6(addr), addr.to_string(), "{addr}");
+        }
+    }
 
     #[test]
     fn request_origins_must_be_canonical() {

@@ -37,6 +37,13 @@ use crate::name::SafeName;
 use crate::store::UploadStore;
 use plan::LoadedPlan;
 
+/// The longest backoff between failed loads: a day. Longer configured waits are cut to it.
+///
+/// ```
+/// assert_eq!(airlock::MAX_BACKOFF.as_secs(), 24 * 3600);
+/// ```
+pub const MAX_BACKOFF: Duration = Duration::from_secs(24 * 3600);
+
 /// Options of a [`Model`].
 ///
 /// ```
@@ -97,7 +104,9 @@ impl ModelOptions {
         Ok(self)
     }
 
-    /// Wait `initial` after the first failed load, doubling per failure up to `max`.
+    /// Wait `initial` after the first failed load, doubling per failure up to `max` (and never
+    /// more than [`MAX_BACKOFF`], a day: longer waits are cut to it rather than overflow a
+    /// clock).
     pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
         self.backoff_initial = initial;
         self.backoff_max = max.max(initial);
@@ -434,7 +443,12 @@ impl Model {
     /// Starts loading in the background (if not loaded or loading) and waits at most
     /// `timeout` for the result: [`Error::ModelTimeout`] if it is still loading then.
     pub fn wait_ready(&self, timeout: Duration) -> Result<ReadyModel> {
-        self.get(Wait::Until(Instant::now() + timeout, timeout))
+        // A timeout too large to add to the clock (`Duration::MAX`, 1e19 s from Python) is a
+        // caller's way of saying "no limit", not a reason to panic.
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.get(Wait::Until(deadline, timeout)),
+            None => self.get(Wait::Forever),
+        }
     }
 
     /// Starts loading on a background thread if the model is neither ready nor loading (nor
@@ -616,25 +630,25 @@ impl Model {
         let started = Instant::now();
         events::model_loading(&self.inner.file);
 
-        // Make sure `running` is reset even if something below panics outside catch_unwind.
-        struct Reset<'a>(&'a Model, bool);
-        impl Drop for Reset<'_> {
+        // tract runs inside catch_unwind (see `plan`); this guard is the last line: if anything
+        // else panics before the outcome is recorded, the attempt still ends as a failure and
+        // the waiters are woken, instead of the state saying `loading` forever.
+        struct Unfinished<'a>(&'a Model);
+        impl Drop for Unfinished<'_> {
             fn drop(&mut self) {
-                if !self.1 {
-                    let mut slot = self.0.lock_slot();
-                    slot.running = false;
-                    slot.attempts_ended += 1;
-                    self.0.inner.finished.notify_all();
-                }
+                let mut slot = self.0.lock_slot();
+                let panicked = Error::Internal { reason: "the model load panicked".into() };
+                self.0.record_failure(&mut slot, &panicked);
+                slot.running = false;
+                slot.attempts_ended += 1;
+                drop(slot);
+                self.0.inner.finished.notify_all();
             }
         }
-        let mut guard = Reset(self, false);
+        let unfinished = Unfinished(self);
         let result = self.load_plan();
-        guard.1 = true;
 
         let mut slot = self.lock_slot();
-        slot.running = false;
-        slot.attempts_ended += 1;
         let outcome = match result {
             Ok(plan) => {
                 let plan = Arc::new(Loaded {
@@ -652,32 +666,41 @@ impl Model {
                 Ok(self.ready_model(plan))
             }
             Err(error) => {
-                slot.failures = slot.failures.saturating_add(1);
-                let backoff = self.backoff(slot.failures);
-                slot.retry_at = Some(Instant::now() + backoff);
-                let failure = LoadFailure { code: error.code(), reason: error.to_string() };
-                slot.last_failure = Some(failure.clone());
-                events::model_failed(&self.inner.file, &error, slot.failures);
-                // A failed reload keeps the old plan in service and the state Ready.
-                if self.inner.ready.load().is_none() {
-                    self.inner.state.store(Arc::new(ModelState::Failed {
-                        failure,
-                        attempts: slot.failures,
-                        since: SystemTime::now(),
-                        next_retry: SystemTime::now() + backoff,
-                    }));
-                }
+                self.record_failure(&mut slot, &error);
                 Err(self.failed(&slot))
             }
         };
+        slot.running = false;
+        slot.attempts_ended += 1;
+        std::mem::forget(unfinished);
+        drop(slot);
         self.inner.finished.notify_all();
         outcome
+    }
+
+    /// Records a failed attempt: backoff, reason, audit event, and the `Failed` state (unless
+    /// an earlier plan is still in service: a failed reload keeps the state `Ready`).
+    fn record_failure(&self, slot: &mut LoadSlot, error: &Error) {
+        slot.failures = slot.failures.saturating_add(1);
+        let backoff = self.backoff(slot.failures);
+        slot.retry_at = Some(Instant::now() + backoff);
+        let failure = LoadFailure { code: error.code(), reason: error.to_string() };
+        slot.last_failure = Some(failure.clone());
+        events::model_failed(&self.inner.file, error, slot.failures);
+        if self.inner.ready.load().is_none() {
+            self.inner.state.store(Arc::new(ModelState::Failed {
+                failure,
+                attempts: slot.failures,
+                since: SystemTime::now(),
+                next_retry: SystemTime::now() + backoff,
+            }));
+        }
     }
 
     fn backoff(&self, failures: u32) -> Duration {
         let o = &self.inner.options;
         let factor = 1u32.checked_shl(failures.saturating_sub(1).min(20)).unwrap_or(u32::MAX);
-        o.backoff_initial.saturating_mul(factor).min(o.backoff_max)
+        o.backoff_initial.saturating_mul(factor).min(o.backoff_max).min(MAX_BACKOFF)
     }
 
     fn load_plan(&self) -> Result<LoadedPlan> {

@@ -60,6 +60,9 @@ pub struct StoreOptions {
 /// The default size limit: 64 MiB.
 pub const DEFAULT_MAX_SIZE: u64 = 64 * 1024 * 1024;
 
+/// Bits [`StoreOptions::file_mode`] keeps: read/write for owner and group, read for others.
+const STORED_MODE_ALLOWED: u32 = 0o664;
+
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
@@ -130,10 +133,21 @@ impl StoreOptions {
         self
     }
 
-    /// Permission bits of stored files (before the umask).
+    /// Permission bits of stored files (before the umask). Execute bits and write for others
+    /// are always cleared: an upload is data, never a program, and never writable by anyone.
+    ///
+    /// ```
+    /// let options = airlock::StoreOptions::new().file_mode(0o777);
+    /// assert_eq!(options.mode(), 0o664);
+    /// ```
     pub fn file_mode(mut self, mode: u32) -> Self {
-        self.file_mode = mode & 0o777;
+        self.file_mode = mode & STORED_MODE_ALLOWED;
         self
+    }
+
+    /// The permission bits stored files are created with (before the umask).
+    pub fn mode(&self) -> u32 {
+        self.file_mode
     }
 
     /// Let [`crate::UploadStore::open_ambient`] create the directory (mode `0o750`) if missing.

@@ -52,6 +52,49 @@ pub struct Upload {
     /// The code of the last failure, for the audit event written if the upload is dropped
     /// uncommitted.
     failure: Option<crate::error::ErrorCode>,
+    /// Set by the first failure while receiving the body (size limit, a failing source, a
+    /// failed write). The staged bytes are then a prefix of unknown length of what the client
+    /// sent, so every later write and every commit fails with this error: a truncated upload
+    /// can never be published.
+    broken: Option<Broken>,
+}
+
+/// Enough of a body failure to report it again on every later call.
+#[derive(Clone, Copy, Debug)]
+enum Broken {
+    TooLarge { limit: u64 },
+    Aborted { received: u64, kind: io::ErrorKind },
+    Io { errno: Option<i32>, kind: io::ErrorKind },
+}
+
+impl Broken {
+    fn of(error: &Error) -> Broken {
+        match error {
+            Error::TooLarge { limit } => Broken::TooLarge { limit: *limit },
+            Error::UploadAborted { received, source } => {
+                Broken::Aborted { received: *received, kind: source.kind() }
+            }
+            Error::Io { source, .. } => {
+                Broken::Io { errno: source.raw_os_error(), kind: source.kind() }
+            }
+            _ => Broken::Io { errno: None, kind: io::ErrorKind::Other },
+        }
+    }
+
+    /// The error again, with the same code as the original.
+    fn error(self) -> Error {
+        let earlier = |kind| io::Error::new(kind, "the upload failed earlier; it cannot be resumed");
+        match self {
+            Broken::TooLarge { limit } => Error::TooLarge { limit },
+            Broken::Aborted { received, kind } => {
+                Error::UploadAborted { received, source: earlier(kind) }
+            }
+            Broken::Io { errno: Some(errno), .. } => {
+                Error::io("write upload", io::Error::from_raw_os_error(errno))
+            }
+            Broken::Io { errno: None, kind } => Error::io("write upload", earlier(kind)),
+        }
+    }
 }
 
 impl fmt::Debug for Upload {
@@ -149,6 +192,7 @@ impl Upload {
             head: [0; HEAD_LEN],
             head_len: 0,
             failure: None,
+            broken: None,
         };
         // Held until the upload is published or dropped, and released by the kernel if the
         // process dies: a concurrent sweep can tell live staged files from abandoned ones.
@@ -171,11 +215,25 @@ impl Upload {
 
     /// Appends `chunk`, enforcing the store's size limit.
     ///
-    /// On [`Error::TooLarge`] or a write error the staged content is no longer trustworthy:
-    /// drop the upload.
+    /// After [`Error::TooLarge`] or a write error the staged content is a truncated copy of the
+    /// body: every later write and [`Upload::commit`] fail with the same error code, so it can
+    /// only be dropped.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir()?;
+    /// use airlock::{ErrorCode, StoreOptions, UploadStore};
+    /// let store = UploadStore::open_ambient(dir.path(), StoreOptions::new().max_size(4))?;
+    /// let mut upload = store.begin("notes.txt")?;
+    /// upload.write_chunk(b"abc")?;
+    /// assert_eq!(upload.write_chunk(b"def").unwrap_err().code(), ErrorCode::TooLarge);
+    /// let err = upload.commit().unwrap_err();          // the 3 bytes are never published
+    /// assert_eq!(err.error().code(), ErrorCode::TooLarge);
+    /// assert!(store.list()?.is_empty());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
     pub fn write_chunk(&mut self, chunk: &[u8]) -> Result<()> {
         let result = self.write_chunk_inner(chunk);
-        self.note(result)
+        self.note_body(result)
     }
 
     /// Remembers a failure's code for the audit event of [`Drop`].
@@ -186,18 +244,30 @@ impl Upload {
         result
     }
 
+    /// [`Upload::note`] for a failure while receiving the body, which also breaks the upload.
+    fn note_body<T>(&mut self, result: Result<T>) -> Result<T> {
+        if let Err(e) = &result {
+            self.broken.get_or_insert(Broken::of(e));
+        }
+        self.note(result)
+    }
+
     fn write_chunk_inner(&mut self, chunk: &[u8]) -> Result<()> {
+        if let Some(broken) = self.broken {
+            return Err(broken.error());
+        }
         let limit = self.store.options().max_size;
         if self.size.saturating_add(chunk.len() as u64) > limit {
             return Err(Error::TooLarge { limit });
         }
+        let file = self.file.as_mut().ok_or_else(|| Error::io("write", io::ErrorKind::BrokenPipe))?;
+        file.write_all(chunk).map_err(|e| Error::io("write upload", e))?;
+        // Only bytes that reached the file count: for the content check, the digest and the size.
         if self.head_len < HEAD_LEN {
             let take = (HEAD_LEN - self.head_len).min(chunk.len());
             self.head[self.head_len..self.head_len + take].copy_from_slice(&chunk[..take]);
             self.head_len += take;
         }
-        let file = self.file.as_mut().ok_or_else(|| Error::io("write", io::ErrorKind::BrokenPipe))?;
-        file.write_all(chunk).map_err(|e| Error::io("write upload", e))?;
         self.hasher.update(chunk);
         self.size += chunk.len() as u64;
         Ok(())
@@ -208,6 +278,9 @@ impl Upload {
     ///
     /// A failing source gives [`Error::UploadAborted`].
     pub fn copy_from<R: Read + ?Sized>(&mut self, source: &mut R) -> Result<u64> {
+        if let Some(broken) = self.broken {
+            return self.note(Err(broken.error()));
+        }
         let limit = self.store.options().max_size;
         let mut buf = vec![0u8; CHUNK];
         let start = self.size;
@@ -220,7 +293,7 @@ impl Upload {
                 Ok(n) => n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(source) => {
-                    return self.note(Err(Error::UploadAborted { received: self.size, source }));
+                    return self.note_body(Err(Error::UploadAborted { received: self.size, source }));
                 }
             };
             self.write_chunk(&buf[..n])?;
@@ -252,6 +325,9 @@ impl Upload {
     }
 
     fn try_commit(&mut self) -> Result<Stored> {
+        if let Some(broken) = self.broken {
+            return Err(broken.error());
+        }
         let options = self.store.options().clone();
         if options.check_content {
             if let Some(kind) = self.name.extension().and_then(Kind::from_extension) {
@@ -292,20 +368,15 @@ impl Upload {
             return Err(Error::AlreadyExists { name: self.name.as_str().to_owned() });
         }
         for n in 1..=MAX_NUMBERED {
-            let candidate = self.name.numbered(n)?;
+            let candidate = self.name.tagged(&n.to_string());
             if self.try_publish(&candidate)? {
                 return Ok(candidate);
             }
         }
-        // Hundreds of uploads under one name: probing on would be quadratic. A random suffix
-        // is free with overwhelming probability, and no-replace publishing makes sure.
+        // Hundreds of uploads under one name: probing on would be quadratic. A random tag is
+        // free with overwhelming probability, and no-replace publishing makes sure.
         for _ in 0..8 {
-            let stem = self.name.as_str();
-            let candidate = match stem.rfind('.') {
-                Some(i) => format!("{} {}{}", &stem[..i], random_hex(6), &stem[i..]),
-                None => format!("{stem} {}", random_hex(6)),
-            };
-            let candidate = SafeName::sanitize(&candidate)?;
+            let candidate = self.name.tagged(&random_hex(6));
             if self.try_publish(&candidate)? {
                 return Ok(candidate);
             }

@@ -68,7 +68,9 @@ pub fn extension_is_honest(input: &str, output: &str) -> Result<(), String> {
     }
     // What Windows and the separator split would strip from the end of the input.
     let trimmed = input.trim_end_matches(['.', ' ', '/', '\\']);
-    if trimmed.nfc().collect::<String>().ends_with(ext) {
+    // Literally: not after NFC, which maps the Kelvin sign U+212A to `K` (`evil.ln\u{212a}`
+    // must not become a `.lnK` file).
+    if trimmed.ends_with(ext) {
         Ok(())
     } else {
         Err(format!("output extension {ext:?} not literally at the end of the input"))
