@@ -138,12 +138,18 @@ impl UploadStore {
             let name = lookup_name(py, name)?;
             let file = py.detach(|| self.inner.open(&name)).py(py)?;
             let fd = OwnedFd::from(file.into_file());
-            let raw = fd.as_raw_fd();
-            // io.open takes the descriptor over (closefd=True). If it fails, `fd` still owns it
-            // and closes it on drop: no leak either way.
-            let file = py.import("io")?.call_method1("open", (raw, "rb"))?;
+            let io = py.import("io")?;
+            // Ownership passes in two steps so the descriptor is closed exactly once on every
+            // path. A FileIO whose __init__ fails leaves a passed-in descriptor open: `fd` still
+            // owns it and closes it on drop. Once FileIO exists it owns the descriptor
+            // (closefd=True), so `fd` is forgotten at once; if the buffered wrapper then fails,
+            // dropping the FileIO closes it. (`io.open` does both steps in one call, which
+            // leaves no way to tell whether a failure has already closed the descriptor.)
+            let kwargs = pyo3::types::PyDict::new(py);
+            kwargs.set_item("closefd", true)?;
+            let raw_file = io.getattr("FileIO")?.call((fd.as_raw_fd(), "rb"), Some(&kwargs))?;
             std::mem::forget(fd);
-            Ok(file)
+            io.getattr("BufferedReader")?.call1((raw_file,))
         })
     }
 

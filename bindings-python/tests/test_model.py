@@ -233,6 +233,34 @@ def test_image_errors_are_typed(store: airlock.UploadStore) -> None:
         model.classify_stored(store, "../etc/passwd")
     with pytest.raises(airlock.NotFoundError):
         model.classify_stored(store, "missing.jpg")
+    # An iCCP profile that inflates 1000:1 to 256 MiB: bounded by the decoder's metadata
+    # budget (the profile is dropped, the pixels decode); peak memory stays far below it.
+    import resource
+
+    pixel = chunk(b"IDAT", zlib.compress(b"\0\xc8\x1e\x5a"))
+    iccp = chunk(b"iCCP", b"bomb\0\0" + zlib.compress(b"\0" * (256 << 20), 9))
+    metadata_bomb = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+                     + iccp + pixel + chunk(b"IEND", b""))
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    assert airlock.ImagePreprocess(1, 1).tensor(metadata_bomb) == [200.0, 30.0, 90.0]
+    grew_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    assert grew_kib < 64 << 10, f"peak RSS grew by {grew_kib >> 10} MiB"
+
+
+def test_huge_sizes_and_durations_are_errors_not_panics(tmp_path: pathlib.Path) -> None:
+    # Sizes up to 2**32 - 1 describe a shape without overflowing; validation refuses them.
+    pre = airlock.ImagePreprocess(2**32 - 1, 2**32 - 1, layout="flat", channels="rgb")
+    assert pre.input_shape[1] >= 2**63
+    with pytest.raises(airlock.InvalidConfigError):
+        pre.tensor(b"")
+    # Backoffs and timeouts too large for the clock: capped, or "no limit" — never a panic.
+    (tmp_path / "broken.onnx").write_bytes(b"not a model")
+    model = airlock.Model(tmp_path / "broken.onnx", input_shape=[1, 64], backoff=(1e19, 1e19))
+    for _ in range(2):
+        with pytest.raises(airlock.ModelFailedError):
+            model.wait_ready(timeout=1e19)
+    status = model.status()
+    assert status.state == "failed" and status.attempts == 1, repr(status)
 
 
 def test_a_worker_forked_while_the_master_loads_loads_on_its_own() -> None:

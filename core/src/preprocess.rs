@@ -158,7 +158,9 @@ impl ImagePreprocess {
         match self.layout {
             Layout::Nhwc => vec![1, h, w, c],
             Layout::Nchw => vec![1, c, h, w],
-            Layout::Flat => vec![1, h * w * c],
+            // Saturating: an unvalidated configuration (sizes up to u32::MAX) must not
+            // overflow here; `validate` refuses it before any tensor is made.
+            Layout::Flat => vec![1, h.saturating_mul(w).saturating_mul(c)],
         }
     }
 
