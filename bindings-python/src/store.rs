@@ -141,13 +141,11 @@ impl UploadStore {
             let io = py.import("io")?;
             // Ownership passes in two steps so the descriptor is closed exactly once on every
             // path. A FileIO whose __init__ fails leaves a passed-in descriptor open: `fd` still
-            // owns it and closes it on drop. Once FileIO exists it owns the descriptor
-            // (closefd=True), so `fd` is forgotten at once; if the buffered wrapper then fails,
-            // dropping the FileIO closes it. (`io.open` does both steps in one call, which
-            // leaves no way to tell whether a failure has already closed the descriptor.)
-            let kwargs = pyo3::types::PyDict::new(py);
-            kwargs.set_item("closefd", true)?;
-            let raw_file = io.getattr("FileIO")?.call((fd.as_raw_fd(), "rb"), Some(&kwargs))?;
+            // owns it and closes it on drop. Once FileIO exists it owns the descriptor (closefd
+            // defaults to True), so `fd` is forgotten at once; if the buffered wrapper then
+            // fails, dropping the FileIO closes it. (`io.open` does both steps in one call,
+            // which leaves no way to tell whether a failure has already closed the descriptor.)
+            let raw_file = io.getattr("FileIO")?.call1((fd.as_raw_fd(), "rb"))?;
             std::mem::forget(fd);
             io.getattr("BufferedReader")?.call1((raw_file,))
         })

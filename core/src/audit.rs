@@ -448,6 +448,27 @@ struct SpanFields(Vec<(&'static str, Value)>);
 
 /// Fills `record`'s unset (or null) span fields from the spans around `event`, innermost
 /// first. The fields were collected by the [`AuditLayer`] when each span was created.
+/// An event as a JSON record of `ts`, `level` and its fields, escaped and redacted: the ones
+/// `top_level` picks at the top, the others under `fields`. Shared by the audit and the
+/// operational layer, so both treat attacker text the same way.
+fn event_record(event: &Event<'_>, top_level: impl Fn(&str) -> bool) -> Map<String, Value> {
+    let mut c = Collect::default();
+    event.record(&mut c);
+    let mut record = Map::new();
+    record.insert("ts".to_owned(), Value::from(rfc3339_millis(SystemTime::now())));
+    record.insert("level".to_owned(), Value::from(event.metadata().level().as_str()));
+    let mut fields = Map::new();
+    for (name, value) in c.values {
+        if top_level(name) {
+            record.insert(name.to_owned(), value);
+        } else {
+            fields.insert(name.to_owned(), value);
+        }
+    }
+    record.insert("fields".to_owned(), Value::Object(fields));
+    record
+}
+
 fn fill_span_fields<S>(record: &mut Map<String, Value>, event: &Event<'_>, ctx: &Context<'_, S>)
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
@@ -527,30 +548,15 @@ where
         if meta.target() != AUDIT_TARGET {
             return;
         }
-        let mut c = Collect::default();
-        event.record(&mut c);
-
-        let mut record = Map::new();
-        record.insert("ts".to_owned(), Value::from(rfc3339_millis(SystemTime::now())));
-        record.insert("level".to_owned(), Value::from(meta.level().as_str()));
-        for name in SCHEMA_FIELDS {
-            record.insert(name.to_owned(), Value::Null);
+        let mut record = event_record(event, |name| name == "message" || SCHEMA_FIELDS.contains(&name));
+        // The fixed schema: every field present, null when neither the event nor a span sets it.
+        for name in SCHEMA_FIELDS.into_iter().chain(["message"]) {
+            record.entry(name).or_insert(Value::Null);
         }
         let config = self.writer.config();
         let opt = |s: &Option<String>| s.as_deref().map_or(Value::Null, |s| escape_untrusted(s).into());
         record.insert("app".to_owned(), opt(&config.app_name));
         record.insert("app_version".to_owned(), opt(&config.app_version));
-        record.insert("message".to_owned(), Value::Null);
-
-        let mut fields = Map::new();
-        for (name, value) in c.values {
-            if name == "message" || SCHEMA_FIELDS.contains(&name) {
-                record.insert(name.to_owned(), value);
-            } else {
-                fields.insert(name.to_owned(), value);
-            }
-        }
-        record.insert("fields".to_owned(), Value::Object(fields));
 
         // Span fields fill in what the event did not set, innermost span first.
         fill_span_fields(&mut record, event, &ctx);
@@ -620,21 +626,8 @@ where
         if meta.target() == AUDIT_TARGET {
             return;
         }
-        let mut c = Collect::default();
-        event.record(&mut c);
-        let mut record = Map::new();
-        record.insert("ts".to_owned(), Value::from(rfc3339_millis(SystemTime::now())));
-        record.insert("level".to_owned(), Value::from(meta.level().as_str()));
+        let mut record = event_record(event, |name| name == "message");
         record.insert("target".to_owned(), Value::from(meta.target()));
-        let mut fields = Map::new();
-        for (name, value) in c.values {
-            if name == "message" {
-                record.insert(name.to_owned(), value);
-            } else {
-                fields.insert(name.to_owned(), value);
-            }
-        }
-        record.insert("fields".to_owned(), Value::Object(fields));
         fill_span_fields(&mut record, event, &ctx);
         let Ok(mut line) = serde_json::to_string(&Value::Object(record)) else { return };
         line.push('\n');

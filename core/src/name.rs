@@ -503,9 +503,7 @@ fn sanitize_pass(input: &str) -> std::result::Result<String, NameRule> {
     } else {
         // N13: even NFC maps three characters to ASCII (see `becomes_ascii_under_nfc`), which
         // would turn `evil.ln\u{212a}` into a `.lnK` file. Replace them first.
-        let joined: String =
-            joined.chars().map(|c| if becomes_ascii_under_nfc(c) { '_' } else { c }).collect();
-        joined.nfc().collect()
+        joined.chars().map(|c| if becomes_ascii_under_nfc(c) { '_' } else { c }).nfc().collect()
     };
 
     // N4, N5, N9: replace, never remove, so that removal cannot join `.ph` and `p` into `.php`.

@@ -138,7 +138,7 @@ impl StoreOptions {
     ///
     /// ```
     /// let options = airlock::StoreOptions::new().file_mode(0o777);
-    /// assert_eq!(options.mode(), 0o664);
+    /// assert_eq!(options.get_file_mode(), 0o664);
     /// ```
     pub fn file_mode(mut self, mode: u32) -> Self {
         self.file_mode = mode & STORED_MODE_ALLOWED;
@@ -146,7 +146,7 @@ impl StoreOptions {
     }
 
     /// The permission bits stored files are created with (before the umask).
-    pub fn mode(&self) -> u32 {
+    pub fn get_file_mode(&self) -> u32 {
         self.file_mode
     }
 
